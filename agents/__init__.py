@@ -1,0 +1,1 @@
+"""Agents: sender/receiver policies and solvers for the Recast scenarios."""

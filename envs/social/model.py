@@ -1,0 +1,381 @@
+"""Mesa 3 model: Bayesian users on a follower network share posts under a platform signalling scheme.
+
+One round (``MisinformationModel.step``):
+
+1. ``posts_per_round`` fresh posts arrive. Each has a true state θ ~ μ_t (the current content
+   prior), a classifier prediction θ̂ ~ Q(·|θ) (``game.confusion``) and ONE public recommendation
+   σ ~ φ(·|θ̂) drawn from the platform's scheme; every viewer of the post sees the same σ.
+2. Each post is shown to one uniformly random seed user (its first exposure).
+3. An exposed user shares iff sharing is their best response to σ given their own prior
+   (``envs.social.game.best_response``: Bayes' rule over θ, share iff E[gain] ≥ 0, ties follow σ).
+4. A user who shares exposes each network neighbour independently with ``view_probability``; the
+   cascade proceeds hop by hop for at most ``max_hops`` hops, and nobody sees a post twice
+   (independent cascade; see ``envs.social.cascade``).
+5. Metrics are recorded (``last_round`` and the DataCollector). With ``performative_eta`` > 0 the
+   world then moves (spec §5.2): μ_{t+1} = (1 − η) μ_base + η · post_t with post_t(θ) ∝ μ_t(θ) ŝ_t(θ),
+   where ŝ_t is the empirical P(share | θ) at seed exposures this round (``game.performative_update``;
+   a state with no posts this round counts as never shared). User priors follow μ_{t+1}.
+
+Seed exposures are exactly the single-round game, so ``share_rate`` and
+``misinformation_share_rate`` have expectation ``game.outcomes(scheme).p_share`` and
+``p_share_and_misinformation`` when priors are homogeneous.
+
+Users: homogeneous (every user's prior is μ_t) or, with ``prior_concentration`` = c, heterogeneous:
+prior_i ~ Dirichlet(c · μ_base) is drawn once and kept as a fixed tilt w_i = prior_i / μ_base, so that
+prior_i(t) ∝ μ_t · w_i as the content prior moves.
+
+Two implementations of the same random process: ``step_mode="vectorized"`` (numpy + scipy.sparse;
+the decision table best_response(user_priors) is computed once per round and all cascades advance
+together) and ``step_mode="agents"`` (the straightforward per-agent Mesa loop: a Python BFS over
+``agent.cell.neighborhood`` calling ``agent.decide(σ)`` at each exposure). They draw from different
+random streams (numpy ``model.rng`` vs stdlib ``model.random``) but have the same outcome distribution.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import mesa
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from mesa.discrete_space import FixedAgent, Network
+
+from envs.social.cascade import propagate_cascades
+from envs.social.game import NO_SHARE, SHARE, SocialGame, as_scheme, best_response, performative_update
+
+GRAPHS = ("erdos_renyi", "barabasi_albert", "watts_strogatz")
+STEP_MODES = ("vectorized", "agents")
+REPORTERS = (
+    "share_rate",
+    "misinformation_share_rate",
+    "mean_cascade_size",
+    "misinformation_cascade_size",
+    "platform_utility",
+    "n_decisions",
+)
+
+
+def full_revelation_scheme(game: SocialGame) -> np.ndarray:
+    """(Ŝ,) honest revelation of θ̂ (spec §6 baseline 2): recommend share iff a user told θ̂ would share.
+
+    For each prediction j this is the representative user's (prior ``game.prior``) best response to a
+    signal that is sent exactly when θ̂ = j, i.e. φ(j) = 1[Σ_θ μ(θ) Q(j|θ) gain(θ) ≥ 0] (ties → share).
+    """
+    revealed = np.eye(game.n_predictions)
+    return np.array([
+        best_response(game.prior, game.confusion, as_scheme(revealed[j], game.n_predictions), game.user_utility)[SHARE]
+        for j in range(game.n_predictions)
+    ], dtype=float)
+
+
+class UserAgent(FixedAgent):
+    """One user, fixed to a cell of the follower network.
+
+    Per-user state lives in model-owned numpy arrays (so the vectorised step can update it in bulk);
+    the agent exposes read-only views indexed by ``self.index`` (= its network node).
+    """
+
+    def __init__(self, model: MisinformationModel, cell: Any, index: int) -> None:
+        super().__init__(model)
+        self.cell = cell
+        self.index = int(index)
+
+    @property
+    def prior(self) -> np.ndarray:
+        """(S,) this user's current prior over post states."""
+        return self.model.user_priors[self.index]
+
+    @property
+    def exposures(self) -> int:
+        return int(self.model.user_exposures[self.index])
+
+    @property
+    def shares(self) -> int:
+        return int(self.model.user_shares[self.index])
+
+    @property
+    def misinformation_shares(self) -> float:
+        """Shares weighted by the shared post's misinformation level m ∈ [0, 1]."""
+        return float(self.model.user_misinformation_shares[self.index])
+
+    def decide(self, signal: int) -> int:
+        """Share (1) or not (0) after recommendation ``signal``: Bayes' rule on this user's prior, then
+        share iff the expected gain is ≥ 0 (indifference follows the recommendation)."""
+        model = self.model
+        game = model.game
+        return int(best_response(self.prior, game.confusion, model.scheme, game.user_utility)[signal])
+
+    def record(self, shared: bool, misinformation: float) -> None:
+        """Count one exposure of this user (and the share, weighted by the post's misinformation level)."""
+        model = self.model
+        model.user_exposures[self.index] += 1
+        if shared:
+            model.user_shares[self.index] += 1
+            model.user_misinformation_shares[self.index] += misinformation
+
+
+class MisinformationModel(mesa.Model):
+    """Users on a network sharing posts under a signalling scheme (process in the module docstring).
+
+    Args:
+        game: the single-round persuasion game (content prior μ_base, classifier Q, utilities).
+        n_users: number of users N (network nodes), ≥ 2.
+        graph: "erdos_renyi" (G(N, p), p = avg_degree / (N − 1)), "barabasi_albert"
+            (m = round(avg_degree / 2)) or "watts_strogatz" (k = round(avg_degree), rewiring 0.1).
+        avg_degree: target mean degree.
+        posts_per_round: fresh posts per round, ≥ 1.
+        view_probability: probability that a sharer exposes a given neighbour, in [0, 1].
+        max_hops: propagation hops after the seed exposure (0 = seed exposures only).
+        prior_concentration: None for homogeneous priors; else c > 0, user priors ~ Dirichlet(c · μ_base).
+        performative_eta: η ∈ [0, 1]; 0 keeps the world static.
+        scheme: (Ŝ, 2) or (Ŝ,) P(recommend share | θ̂); default ``full_revelation_scheme(game)``.
+            The scheme is fixed until ``set_scheme`` (it is not re-optimised when μ_t moves).
+        step_mode: "vectorized" or "agents" (per-agent loop, the benchmark baseline).
+        rng: seed of the model's random streams (Mesa 3 ``rng``).
+    """
+
+    def __init__(
+        self,
+        game: SocialGame,
+        *,
+        n_users: int = 1000,
+        graph: str = "erdos_renyi",
+        avg_degree: float = 8.0,
+        posts_per_round: int = 500,
+        view_probability: float = 0.3,
+        max_hops: int = 6,
+        prior_concentration: float | None = None,
+        performative_eta: float = 0.0,
+        scheme: np.ndarray | None = None,
+        step_mode: str = "vectorized",
+        rng: int | None = None,
+    ) -> None:
+        _validate(n_users, graph, avg_degree, posts_per_round, view_probability, max_hops,
+                  prior_concentration, performative_eta, step_mode)
+        super().__init__(rng=rng)
+        self.game = game
+        self.n_users = int(n_users)
+        self.graph_kind = graph
+        self.posts_per_round = int(posts_per_round)
+        self.view_probability = float(view_probability)
+        self.max_hops = int(max_hops)
+        self.performative_eta = float(performative_eta)
+        self.step_mode = step_mode
+        self.set_scheme(full_revelation_scheme(game) if scheme is None else scheme)
+
+        # World: follower network, one user per node, adjacency cached for the hot path.
+        self.G = _build_graph(graph, self.n_users, avg_degree, seed=int(self.rng.integers(2**31)))
+        self.grid = Network(self.G, capacity=1, random=self.random)
+        cells = [self.grid[node] for node in range(self.n_users)]
+        self.users: list[UserAgent] = list(UserAgent.create_agents(self, self.n_users, cells, list(range(self.n_users))))
+        self.adjacency: sp.csr_matrix = sp.csr_matrix(
+            nx.to_scipy_sparse_array(self.G, nodelist=range(self.n_users), dtype=np.float32, format="csr")
+        )
+
+        # Priors: content μ_t and the users' (homogeneous, or a fixed Dirichlet tilt of μ_t).
+        self.base_prior = np.asarray(game.prior, dtype=float).copy()
+        self.content_prior = self.base_prior.copy()
+        self.user_tilt: np.ndarray | None = None
+        if prior_concentration is not None:
+            self.user_tilt = _dirichlet_tilt(self.base_prior, float(prior_concentration), self.n_users, self.rng)
+        self._refresh_user_priors()
+
+        # Per-user counters (read through the agents' properties) and per-round metrics.
+        self.user_exposures = np.zeros(self.n_users, dtype=np.int64)
+        self.user_shares = np.zeros(self.n_users, dtype=np.int64)
+        self.user_misinformation_shares = np.zeros(self.n_users, dtype=float)
+        self.last_round: dict[str, Any] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={key: _reporter(key) for key in REPORTERS}
+        )
+
+    # ------------------------------------------------------------------ public interface
+    def set_scheme(self, scheme: np.ndarray) -> None:
+        """Deploy a scheme: (Ŝ, 2) rows φ(σ | θ̂), or (Ŝ,) P(recommend share | θ̂)."""
+        self.scheme = as_scheme(scheme, self.game.n_predictions)
+
+    def decision_table(self) -> np.ndarray:
+        """(N, 2) bool: does user i share after signal σ? One best_response call for all users."""
+        game = self.game
+        if self.user_tilt is None:  # homogeneous: one representative user, broadcast
+            action = best_response(self.content_prior, game.confusion, self.scheme, game.user_utility)
+            return np.broadcast_to(action == SHARE, (self.n_users, 2))
+        return best_response(self.user_priors, game.confusion, self.scheme, game.user_utility) == SHARE
+
+    def step(self) -> None:
+        """One round: sample posts, run their cascades, record metrics, move the world if performative."""
+        if self.step_mode == "vectorized":
+            self._step_vectorized()
+        else:
+            self._step_agents()
+
+    # ------------------------------------------------------------------ the two implementations
+    def _step_vectorized(self) -> None:
+        game, rng, n_posts = self.game, self.rng, self.posts_per_round
+        state = _sample_categorical(np.cumsum(self.content_prior), rng.random(n_posts))
+        prediction = _sample_categorical(np.cumsum(game.confusion, axis=1)[state], rng.random(n_posts))
+        signal = (rng.random(n_posts) < self.scheme[prediction, SHARE]).astype(np.int64)
+        seeds = rng.integers(0, self.n_users, n_posts)
+
+        record = propagate_cascades(self.adjacency, seeds, signal, self.decision_table(),
+                                    self.view_probability, self.max_hops, rng)
+
+        sharers, shared_posts = record.user[record.shared], record.post[record.shared]
+        self.user_exposures += np.bincount(record.user, minlength=self.n_users)
+        self.user_shares += np.bincount(sharers, minlength=self.n_users)
+        self.user_misinformation_shares += np.bincount(
+            sharers, weights=game.misinformation[state[shared_posts]], minlength=self.n_users
+        )
+        self._finish_round(state, record.seed_shared, np.bincount(shared_posts, minlength=n_posts),
+                           record.n_decisions, record.max_depth)
+
+    def _step_agents(self) -> None:
+        game, rnd = self.game, self.random
+        states, predictions = range(game.n_states), range(game.n_predictions)
+        prior_cdf = list(itertools.accumulate(self.content_prior))
+        confusion_cdf = [list(itertools.accumulate(row)) for row in game.confusion]
+        state_of_post, seed_shared, sharers_per_post = [], [], []
+        n_decisions = max_depth = 0
+
+        for _ in range(self.posts_per_round):
+            state = rnd.choices(states, cum_weights=prior_cdf)[0]
+            prediction = rnd.choices(predictions, cum_weights=confusion_cdf[state])[0]
+            signal = SHARE if rnd.random() < self.scheme[prediction, SHARE] else NO_SHARE
+            misinformation = float(game.misinformation[state])
+
+            seed = rnd.choice(self.users)
+            seed_action = seed.decide(signal)
+            seed.record(seed_action == SHARE, misinformation)
+            exposed = {seed}
+            frontier = [seed] if seed_action == SHARE else []
+            n_sharers, n_decisions, hop = len(frontier), n_decisions + 1, 0
+            while frontier and hop < self.max_hops:  # breadth-first, one hop per iteration
+                hop += 1
+                next_frontier = []
+                for sharer in frontier:
+                    for neighbour in sharer.cell.neighborhood.agents:
+                        if neighbour in exposed or rnd.random() >= self.view_probability:
+                            continue
+                        exposed.add(neighbour)
+                        max_depth = max(max_depth, hop)
+                        n_decisions += 1
+                        shares = neighbour.decide(signal) == SHARE
+                        neighbour.record(shares, misinformation)
+                        if shares:
+                            next_frontier.append(neighbour)
+                n_sharers += len(next_frontier)
+                frontier = next_frontier
+
+            state_of_post.append(state)
+            seed_shared.append(seed_action == SHARE)
+            sharers_per_post.append(n_sharers)
+
+        self._finish_round(np.array(state_of_post), np.array(seed_shared), np.array(sharers_per_post),
+                           n_decisions, max_depth)
+
+    # ------------------------------------------------------------------ shared bookkeeping
+    def _finish_round(self, state: np.ndarray, seed_shared: np.ndarray, sharers_per_post: np.ndarray,
+                      n_decisions: int, max_depth: int) -> None:
+        """Round metrics from per-post outcomes, DataCollector row, then the performative update."""
+        game = self.game
+        misinformation = game.misinformation[state]
+        action = seed_shared.astype(np.int64)
+        posts_per_state = np.bincount(state, minlength=game.n_states)
+        shares_per_state = np.bincount(state, weights=action, minlength=game.n_states)
+        share_given_state = np.divide(shares_per_state, posts_per_state,
+                                      out=np.full(game.n_states, np.nan), where=posts_per_state > 0)
+        misinformation_mass = misinformation.sum()
+        self.last_round = {
+            "share_rate": float(action.mean()),
+            "misinformation_share_rate": float((action * misinformation).mean()),
+            "mean_cascade_size": float(sharers_per_post.mean()),
+            "misinformation_cascade_size": (
+                float((misinformation * sharers_per_post).sum() / misinformation_mass) if misinformation_mass > 0 else 0.0
+            ),
+            "platform_utility": float(game.platform_utility[state, action].mean()),
+            "n_decisions": float(n_decisions),
+            "max_depth": float(max_depth),
+            "share_given_state": share_given_state,
+            "performative_degenerate": 0.0,
+        }
+        self.datacollector.collect(self)
+
+        if self.performative_eta > 0.0:
+            observed = np.nan_to_num(share_given_state, nan=0.0)  # no posts of θ ⇒ none of θ shared
+            prior, degenerate = performative_update(self.content_prior, self.base_prior, observed,
+                                                    self.performative_eta)
+            self.content_prior = prior / prior.sum()
+            self.last_round["performative_degenerate"] = float(degenerate)
+            self._refresh_user_priors()
+
+    def _refresh_user_priors(self) -> None:
+        """user_priors (read-only): μ_t for everyone, or μ_t · w_i renormalised per user."""
+        if self.user_tilt is None:
+            self.user_priors = np.broadcast_to(self.content_prior, (self.n_users, self.content_prior.size))
+            return
+        tilted = self.content_prior * self.user_tilt
+        total = tilted.sum(axis=1, keepdims=True)
+        priors = np.where(total > 0, tilted / np.where(total > 0, total, 1.0), self.content_prior)
+        priors.setflags(write=False)
+        self.user_priors = priors
+
+
+# ---------------------------------------------------------------------- helpers
+def _reporter(key: str):
+    return lambda model: model.last_round[key]
+
+
+def _sample_categorical(cdf: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Inverse-CDF sampling: index of the first CDF entry above u, per row (cdf is (K,) or (n, K))."""
+    cdf = cdf / cdf[..., -1:]
+    return (cdf <= uniform[:, None]).sum(axis=-1)
+
+
+def _dirichlet_tilt(base_prior: np.ndarray, concentration: float, n_users: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, S) fixed tilts w_i = prior_i / μ_base with prior_i ~ Dirichlet(c · μ_base) on μ_base's support."""
+    support = base_prior > 0
+    priors = np.zeros((n_users, base_prior.size))
+    priors[:, support] = rng.dirichlet(concentration * base_prior[support], size=n_users)
+    tilt = np.zeros_like(priors)
+    tilt[:, support] = priors[:, support] / base_prior[support]
+    return tilt
+
+
+def _build_graph(kind: str, n: int, avg_degree: float, seed: int) -> nx.Graph:
+    """The follower network, from an explicitly seeded networkx generator (nodes 0..n−1)."""
+    if kind == "erdos_renyi":
+        return nx.fast_gnp_random_graph(n, avg_degree / (n - 1), seed=seed)  # G(n, p) in O(n + m)
+    if kind == "barabasi_albert":
+        return nx.barabasi_albert_graph(n, int(round(avg_degree / 2)), seed=seed)
+    return nx.watts_strogatz_graph(n, int(round(avg_degree)), 0.1, seed=seed)
+
+
+def _validate(n_users: int, graph: str, avg_degree: float, posts_per_round: int, view_probability: float,
+              max_hops: int, prior_concentration: float | None, performative_eta: float, step_mode: str) -> None:
+    """Raise ValueError naming the offending argument."""
+    if graph not in GRAPHS:
+        raise ValueError(f"graph: unknown graph {graph!r}; expected one of {GRAPHS}")
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"step_mode: unknown mode {step_mode!r}; expected one of {STEP_MODES}")
+    if int(n_users) != n_users or n_users < 2:
+        raise ValueError(f"n_users must be an integer >= 2, got {n_users}")
+    if not np.isfinite(avg_degree) or avg_degree <= 0:
+        raise ValueError(f"avg_degree must be positive, got {avg_degree}")
+    if graph == "erdos_renyi" and avg_degree > n_users - 1:
+        raise ValueError(f"avg_degree must be <= n_users - 1 = {n_users - 1} for erdos_renyi, got {avg_degree}")
+    if graph == "barabasi_albert" and not 1 <= round(avg_degree / 2) < n_users:
+        raise ValueError(f"avg_degree: barabasi_albert needs 1 <= round(avg_degree/2) < n_users, got {avg_degree}")
+    if graph == "watts_strogatz" and not 2 <= round(avg_degree) < n_users:
+        raise ValueError(f"avg_degree: watts_strogatz needs 2 <= round(avg_degree) < n_users, got {avg_degree}")
+    if int(posts_per_round) != posts_per_round or posts_per_round < 1:
+        raise ValueError(f"posts_per_round must be an integer >= 1, got {posts_per_round}")
+    if not 0.0 <= view_probability <= 1.0:
+        raise ValueError(f"view_probability must lie in [0, 1], got {view_probability}")
+    if int(max_hops) != max_hops or max_hops < 0:
+        raise ValueError(f"max_hops must be an integer >= 0, got {max_hops}")
+    if prior_concentration is not None and not (np.isfinite(prior_concentration) and prior_concentration > 0):
+        raise ValueError(f"prior_concentration must be None or positive, got {prior_concentration}")
+    if not 0.0 <= performative_eta <= 1.0:
+        raise ValueError(f"performative_eta must lie in [0, 1], got {performative_eta}")

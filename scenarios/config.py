@@ -1,0 +1,66 @@
+"""Typed configs: dataclass defaults ← preset ← ``key=value`` overrides, validated by OmegaConf."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from scenarios.errors import UsageError
+from scenarios.registry import PRESETS, Scenario
+
+
+def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Resolve a scenario's config: an instance of ``scenario.config``.
+
+    Overrides are dotted ``key=value`` strings (``game.engagement_weight=0.2``, ``accuracies=[0.6,0.9]``);
+    OmegaConf's structured configs reject unknown keys and values of the wrong type.
+    Raises UsageError with one line naming the problem.
+    """
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"bad override '{item}': expected key=value")
+    try:
+        cfg = OmegaConf.structured(scenario.config)
+        cfg = OmegaConf.merge(cfg, OmegaConf.create(dict(scenario.presets[preset])))
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        obj = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as err:
+        raise UsageError(f"bad override for scenario '{scenario.name}': {_one_line(err, scenario)}") from None
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except ValueError as err:
+            raise UsageError(f"invalid config for scenario '{scenario.name}': {err}") from None
+    return obj
+
+
+def config_keys(config_type: type, prefix: str = "") -> list[str]:
+    """All dotted keys of a dataclass config type (for error messages)."""
+    keys = []
+    for f in dataclasses.fields(config_type):
+        if dataclasses.is_dataclass(f.type) or (isinstance(f.type, type) and dataclasses.is_dataclass(f.type)):
+            keys += config_keys(f.type, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A resolved config as plain containers (for config.yaml and summaries)."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+
+
+def _one_line(err: OmegaConfBaseException, scenario: Scenario) -> str:
+    msg = str(err).splitlines()[0].strip()
+    if "Key" in msg and "not in" in msg or "Missing key" in msg:
+        keys = ", ".join(config_keys(scenario.config)) if dataclasses.is_dataclass(scenario.config) else ""
+        return f"{msg}; valid keys: {keys}"
+    full_key = getattr(err, "full_key", None)
+    return f"{full_key}: {msg}" if full_key and full_key not in msg else msg

@@ -1,0 +1,1 @@
+"""Scenarios of the persuasion-against-misinformation method (single round and performative)."""

@@ -1,0 +1,64 @@
+"""One seed flow: a root seed → ``numpy.random.SeedSequence`` → named child seeds (env, agent, torch, replicates)."""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import numpy as np
+
+from scenarios.errors import UsageError
+
+
+class SeedFlow:
+    """Derives independent, reproducible child seeds from one root seed.
+
+    ``SeedFlow(7).seed("env")`` is the same on every run; distinct names give independent streams
+    (the name enters the SeedSequence's spawn key), and ``replicates(n)`` gives n replicate seeds.
+    """
+
+    def __init__(self, root: int):
+        if not isinstance(root, (int, np.integer)) or root < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {root!r}")
+        self.root = int(root)
+
+    def sequence(self, name: str) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.root, spawn_key=(zlib.crc32(name.encode()),))
+
+    def seed(self, name: str) -> int:
+        """A 31-bit integer seed for `name` (for Gymnasium ``reset(seed=)``, Mesa ``rng=``, torch)."""
+        return int(self.sequence(name).generate_state(1)[0] >> 1)
+
+    def generator(self, name: str) -> np.random.Generator:
+        return np.random.default_rng(self.sequence(name))
+
+    def replicates(self, n: int, name: str = "replicate") -> list[int]:
+        """n replicate seeds (one per scenario repetition or sweep seed)."""
+        return [int(s >> 1) for s in self.sequence(name).generate_state(n)]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's legacy and torch's global RNGs (for code that uses them implicitly)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency, but the spine does not need it
+        return
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> str:
+    """'cpu' | 'cuda' | 'cuda:N' | 'auto' (CUDA if available) → a torch device string."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" or device.startswith("cuda"):
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise UsageError(f"device '{device}' requested but CUDA is not available; use --device cpu or auto")
+        return device
+    raise UsageError(f"unknown device '{device}'; choose one of: cpu, cuda, auto")
