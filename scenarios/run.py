@@ -90,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.list:
         for name in scenario_names():
-            print(f"{name:32s} {get_scenario(name).description}")
+            try:
+                description = get_scenario(name).description
+            except ImportError as err:  # an optional extra of that scenario is not installed
+                description = f"(unavailable: {err})"
+            print(f"{name:32s} {description}")
         return 0
     if not args.name:
         parser.error("a scenario name is required (or --list)")

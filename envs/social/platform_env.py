@@ -129,7 +129,8 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         low[-2], high[-2] = v.min(), v.max()
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
 
-        self.model: Any = None  # the Mesa model in simulate mode, rebuilt on every reset
+        # The Mesa model (simulate mode), rebuilt on every reset; built here once so bad model kwargs fail early.
+        self.model: Any = self._build_model(seed=0) if mode == "simulate" else None
         self.prior = self.base_prior.copy()  # μ_t, the prior of the coming round
         self.round = 0
         self.scheme: np.ndarray | None = None  # (Ŝ,) last deployed φ
@@ -149,7 +150,7 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         else:
             if options.get("prior") is not None:
                 raise ValueError("options['prior']: a starting prior is supported only in exact mode")
-            self.model = self._build_model()
+            self.model = self._build_model(seed=int(self.np_random.integers(2**31)))
             self.prior = np.asarray(self.model.content_prior, dtype=float).copy()
         return self._observation(), {"prior": self.prior.copy(), "round": 0}
 
@@ -221,16 +222,11 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         next_prior = np.asarray(self.model.content_prior, dtype=float).copy()
         return metrics, next_prior, float(last.get("share_rate", 1.0)) == 0.0
 
-    def _build_model(self) -> Any:
-        """A fresh `MisinformationModel` seeded from the env's RNG (lazy import: Mesa only when needed)."""
+    def _build_model(self, seed: int) -> Any:
+        """A fresh `MisinformationModel` with Mesa seed `seed` (lazy import: Mesa only when needed)."""
         from envs.social.model import MisinformationModel
 
-        return MisinformationModel(
-            self.game,
-            performative_eta=self.eta,
-            rng=int(self.np_random.integers(2**31)),
-            **self.model_kwargs,
-        )
+        return MisinformationModel(self.game, performative_eta=self.eta, rng=seed, **self.model_kwargs)
 
     def _observation(self) -> np.ndarray:
         out = self._outcomes

@@ -166,6 +166,17 @@ def test_invalid_arguments(kwargs: dict, name: str) -> None:
         PersuasionPlatformEnv(**kwargs)
 
 
+@pytest.mark.skipif(not HAS_MODEL, reason="envs.social.model not available")
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"graph": "lattice"}, "graph"), ({"view_probability": 2.0}, "view_probability"),
+     ({"posts_per_round": 0}, "posts_per_round"), ({"model_kwargs": {"max_hops": -1}}, "max_hops")],
+)
+def test_invalid_simulate_arguments(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        PersuasionPlatformEnv(mode="simulate", **kwargs)
+
+
 def test_invalid_reset_prior() -> None:
     env = PersuasionPlatformEnv()
     with pytest.raises(ValueError, match="prior"):
