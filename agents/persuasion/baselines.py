@@ -95,14 +95,14 @@ def tag_only_scheme(prior: Any, user_utility: Any, confusion: Any, groups: Any,
     Recommends argmax_a Σ_{θ̂': g(θ̂') = g(θ̂)} U_a(θ̂') for every θ̂ in the group.
 
     Args:
-        groups: integer labels, shape (Ŝ,); any integers (need not be contiguous).
+        groups: integer (or bool, e.g. m̂) labels, shape (Ŝ,); need not be contiguous.
     """
     mu, u, v, q = validate_game(prior, user_utility, platform_utility, confusion)
     g = np.asarray(groups)
     if g.shape != (q.shape[1],):
         raise ValueError(f"groups: expected shape ({q.shape[1]},) (one label per "
                          f"predicted state), got {g.shape}")
-    if not np.issubdtype(g.dtype, np.integer):
+    if not (np.issubdtype(g.dtype, np.integer) or g.dtype == bool):
         raise ValueError(f"groups: expected integer labels, got dtype {g.dtype}")
     _, idx = np.unique(g, return_inverse=True)
     n_groups = int(idx.max()) + 1
@@ -135,7 +135,10 @@ def threshold_flagging_scheme(prior: Any, confusion: Any, misinformation: Any,
         raise ValueError(f"misinformation: expected shape {mu.shape}, got {m.shape}")
     if ((m < 0) | (m > 1)).any():
         raise ValueError("misinformation: levels must lie in [0, 1]")
-    t = float(threshold)
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold: not a number, got {threshold!r}") from None
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"threshold: must lie in [0, 1], got {threshold!r}")
     nu = mu @ q

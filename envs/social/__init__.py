@@ -14,16 +14,21 @@ from envs.social.game import (
     popularity_user_utility,
     symmetric_classifier,
 )
+from envs.social.parallel_env import PersuasionParallelEnv, parallel_env
+from envs.social.platform_env import PersuasionPlatformEnv
 
 __all__ = [
     "ACTIONS",
     "NO_SHARE",
     "SHARE",
     "Outcomes",
+    "PersuasionParallelEnv",
+    "PersuasionPlatformEnv",
     "PostStates",
     "SocialGame",
     "best_response",
     "kronecker_confusion",
+    "parallel_env",
     "performative_update",
     "platform_utility",
     "popularity_user_utility",

@@ -101,14 +101,28 @@ class UserAgent(FixedAgent):
         return float(self.model.user_misinformation_shares[self.index])
 
     def decide(self, signal: int) -> int:
-        """Share (1) or not (0) after recommendation ``signal``: Bayes' rule on this user's prior, then
-        share iff the expected gain is ≥ 0 (indifference follows the recommendation)."""
+        """This user's action after seeing the post's public recommendation.
+
+        Bayes' rule on this user's prior over the true state given σ, then share iff the expected gain
+        of sharing is ≥ 0; an indifferent user follows σ (``envs.social.game.best_response``).
+
+        Args:
+            signal: the recommendation σ (0 = don't share, 1 = share).
+
+        Returns:
+            1 (share) or 0 (don't share).
+        """
         model = self.model
         game = model.game
         return int(best_response(self.prior, game.confusion, model.scheme, game.user_utility)[signal])
 
     def record(self, shared: bool, misinformation: float) -> None:
-        """Count one exposure of this user (and the share, weighted by the post's misinformation level)."""
+        """Count one exposure of this user in the model's per-user arrays (per-agent mode).
+
+        Args:
+            shared: whether the user shared the post.
+            misinformation: the post's misinformation level m ∈ [0, 1] (weight of the share).
+        """
         model = self.model
         model.user_exposures[self.index] += 1
         if shared:
@@ -134,6 +148,24 @@ class MisinformationModel(mesa.Model):
             The scheme is fixed until ``set_scheme`` (it is not re-optimised when μ_t moves).
         step_mode: "vectorized" or "agents" (per-agent loop, the benchmark baseline).
         rng: seed of the model's random streams (Mesa 3 ``rng``).
+
+    Attributes:
+        content_prior: (S,) current content distribution μ_t (μ_0 = ``game.prior`` = μ_base).
+        user_priors: (N, S) read-only current user priors (a broadcast of μ_t when homogeneous).
+        scheme: (Ŝ, 2) the deployed scheme φ(σ | θ̂).
+        users: the UserAgents, ``users[i]`` on network node i; ``G``, ``grid`` (Mesa ``Network``) and
+            ``adjacency`` (CSR) are the same network.
+        user_exposures, user_shares, user_misinformation_shares: (N,) cumulative per-user counters
+            (misinformation shares are weighted by the post's m ∈ [0, 1]).
+        last_round: metrics of the last round — the DataCollector's ``share_rate`` (fraction of seed
+            exposures shared), ``misinformation_share_rate`` (mean of shared · m at seed exposures),
+            ``mean_cascade_size`` (sharers per post, seed included), ``misinformation_cascade_size``
+            (sharers per post, posts weighted by m; 0 without misinformation), ``platform_utility``
+            (mean v(θ, seed action)), ``n_decisions`` (exposures = share decisions) — plus ``max_depth``
+            (deepest hop reached), ``performative_degenerate`` (1.0 if nothing was shared in a
+            performative update) and ``share_given_state`` ((S,) empirical P(share | θ) at seed
+            exposures, NaN for states with no post this round).
+        datacollector: Mesa DataCollector, one row of the six reporters per round.
     """
 
     def __init__(
@@ -169,7 +201,9 @@ class MisinformationModel(mesa.Model):
         self.G = _build_graph(graph, self.n_users, avg_degree, seed=int(self.rng.integers(2**31)))
         self.grid = Network(self.G, capacity=1, random=self.random)
         cells = [self.grid[node] for node in range(self.n_users)]
-        self.users: list[UserAgent] = list(UserAgent.create_agents(self, self.n_users, cells, list(range(self.n_users))))
+        self.users: list[UserAgent] = list(
+            UserAgent.create_agents(self, self.n_users, cells, list(range(self.n_users)))
+        )  # users[i] sits on node i
         self.adjacency: sp.csr_matrix = sp.csr_matrix(
             nx.to_scipy_sparse_array(self.G, nodelist=range(self.n_users), dtype=np.float32, format="csr")
         )
@@ -291,8 +325,9 @@ class MisinformationModel(mesa.Model):
             "share_rate": float(action.mean()),
             "misinformation_share_rate": float((action * misinformation).mean()),
             "mean_cascade_size": float(sharers_per_post.mean()),
-            "misinformation_cascade_size": (
-                float((misinformation * sharers_per_post).sum() / misinformation_mass) if misinformation_mass > 0 else 0.0
+            "misinformation_cascade_size": (  # sharers per post, posts weighted by misinformation level
+                float((misinformation * sharers_per_post).sum() / misinformation_mass)
+                if misinformation_mass > 0 else 0.0
             ),
             "platform_utility": float(game.platform_utility[state, action].mean()),
             "n_decisions": float(n_decisions),

@@ -69,6 +69,11 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     μ_0 = μ_base (the ``prior`` argument), or ``options["prior"]`` in exact mode. Simulate mode rebuilds
     the Mesa model on every reset, seeded from ``self.np_random``.
 
+    Info: the round's metrics (exact mode: ``share_rate``, ``misinformation_share_rate``,
+    ``platform_utility``, ``user_utility``, ``share_given_state``; simulate mode: the model's
+    ``last_round``), ``prior`` (μ_t), ``next_prior`` (μ_{t+1}), ``prior_change`` (‖μ_{t+1} − μ_t‖∞),
+    ``nothing_shared`` and ``round``.
+
     ## Episode End
     Never terminates; truncated after ``n_rounds`` rounds.
 
@@ -145,8 +150,7 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.scheme = None
         self._outcomes = dict.fromkeys(OUTCOME_KEYS, 0.0)
         if self.mode == "exact":
-            start = options.get("prior")
-            self.prior = start_prior(self.game, start)
+            self.prior = start_prior(self.game, options.get("prior"))
         else:
             if options.get("prior") is not None:
                 raise ValueError("options['prior']: a starting prior is supported only in exact mode")
@@ -182,8 +186,7 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         """``"ansi"``: one line with the round, the last scheme and outcomes, and the current prior."""
         if self.render_mode != "ansi":
             return None
-        fmt = lambda x: "[" + " ".join(f"{v:.3f}" for v in x) + "]"  # noqa: E731
-        scheme = "-" if self.scheme is None else fmt(self.scheme)
+        scheme = "-" if self.scheme is None else "[" + " ".join(f"{p:.3f}" for p in self.scheme) + "]"
         names = self.game.state_names or [str(i) for i in range(self.game.n_states)]
         out = self._outcomes
         return (
@@ -220,7 +223,7 @@ class PersuasionPlatformEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             for key, value in last.items()
         }
         next_prior = np.asarray(self.model.content_prior, dtype=float).copy()
-        return metrics, next_prior, float(last.get("share_rate", 1.0)) == 0.0
+        return metrics, next_prior, bool(last["share_rate"] == 0.0)
 
     def _build_model(self, seed: int) -> Any:
         """A fresh `MisinformationModel` with Mesa seed `seed` (lazy import: Mesa only when needed)."""

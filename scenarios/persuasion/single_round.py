@@ -91,12 +91,17 @@ def run(cfg: SingleRoundConfig, ctx: RunContext) -> ScenarioResult:
     agg.to_csv(ctx.path("comparison.csv"), index=False)
 
     ref_sim, ref_an = sim_df[sim_df.cell == "reference"], analytic_df[analytic_df.cell == "reference"]
-    table = [
-        {"policy": row["policy"], **{f"{m} (analytic)": round(ref_an.loc[ref_an.policy == row["policy"], m].item(), 4)
-                                     for m in METRICS},
-         **{f"{m} (simulated)": row[m] for m in METRICS}, "cascade size": row["mean_cascade_size"]}
-        for row in ci_table(ref_sim, ["policy"], [*METRICS, "mean_cascade_size"], digits=4)
-    ]
+    short = {"p_share_and_misinformation": "P(share∧mis)", "p_share": "P(share)", "platform_utility": "utility"}
+    simulated_ci = {row["policy"]: row for row in ci_table(ref_sim, ["policy"], [*METRICS, "mean_cascade_size"])}
+    table = []
+    for _, exact in ref_an.iterrows():
+        sim = simulated_ci[exact["policy"]]
+        row = {"policy": exact["policy"]}
+        for m in METRICS:
+            row[short[m]] = round(float(exact[m]), 4)
+            row[f"{short[m]} sim"] = sim[m]
+        row["cascade sim"] = sim["mean_cascade_size"]
+        table.append(row)
     (ctx.path("table.md")).write_text(markdown_table(table) + "\n")
 
     grid_sim, grid_an = sim_df[sim_df.cell == "grid"], analytic_df[analytic_df.cell == "grid"]

@@ -280,6 +280,7 @@ def test_baseline_tie_conventions():
     np.testing.assert_array_equal(tag_only_scheme(mu4, u4, np.eye(4), groups)[:, 1], [0, 0, 0, 0])
     mu5 = np.array([0.35, 0.3, 0.1, 0.25])                   # T pool −0.05, M pool +0.15
     np.testing.assert_array_equal(tag_only_scheme(mu5, u4, np.eye(4), groups)[:, 1], [0, 0, 1, 1])
+    np.testing.assert_array_equal(tag_only_scheme(mu5, u4, np.eye(4), MIS == 1)[:, 1], [0, 0, 1, 1])
 
 
 def test_threshold_flagging_can_be_disobeyed():

@@ -256,6 +256,7 @@ def test_simulate_mode_eta_one_all_share_keeps_the_prior() -> None:
         np.testing.assert_allclose(info["next_prior"], BASE, atol=1e-12)
 
 
+@pytest.mark.skipif(not HAS_MODEL, reason="envs.social.model not available")
 def test_simulate_mode_rejects_a_start_prior() -> None:
     env = PersuasionPlatformEnv(mode="simulate")
     with pytest.raises(ValueError, match="prior"):
