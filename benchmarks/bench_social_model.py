@@ -22,7 +22,7 @@ import time
 import pandas as pd
 
 from envs.social.game import SocialGame
-from envs.social.model import MisinformationModel
+from envs.social.model import MisinformationModel, full_revelation_scheme
 
 TARGET_DECISIONS_PER_S = 1_000_000
 TARGET_SPEEDUP = 50.0
@@ -63,11 +63,15 @@ def main(argv: list[str] | None = None) -> None:
           f"{'yes' if fast >= TARGET_DECISIONS_PER_S else 'NO'}")
     print(f"{'agents':<12}{slow:>16,.0f}")
     print(f"{'speed-up':<12}{speedup:>15.1f}x{TARGET_SPEEDUP:>13.0f}x  {'yes' if speedup >= TARGET_SPEEDUP else 'NO'}")
-    print("\nper-round outcome statistics, mean ± standard error")
-    print(f"{'statistic':<28}{'vectorized':>24}{'agents':>24}")
+    game = SocialGame.default()
+    exact = game.outcomes(full_revelation_scheme(game))
+    exact_values = {"share_rate": exact.p_share, "misinformation_share_rate": exact.p_share_and_misinformation}
+    print("\nper-round outcome statistics, mean ± standard error (exact: game.outcomes, seed exposures)")
+    print(f"{'statistic':<28}{'vectorized':>24}{'agents':>24}{'exact':>10}")
     for name in STATISTICS:
         cells = [f"{frame[name].mean():.4g} ± {frame[name].sem():.2g}" for frame in (fast_frame, slow_frame)]
-        print(f"{name:<28}{cells[0]:>24}{cells[1]:>24}")
+        exact_cell = f"{exact_values[name]:.4g}" if name in exact_values else "-"
+        print(f"{name:<28}{cells[0]:>24}{cells[1]:>24}{exact_cell:>10}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ Users: homogeneous (every user's prior is μ_t) or, with ``prior_concentration``
 prior_i ~ Dirichlet(c · μ_base) is drawn once and kept as a fixed tilt w_i = prior_i / μ_base, so that
 prior_i(t) ∝ μ_t · w_i as the content prior moves.
 
-Two implementations of the same random process: ``step_mode="vectorized"`` (numpy + scipy.sparse;
+Default scheme: honest revelation of θ̂ (spec §6 baseline 2, ``full_revelation_scheme``); any scheme
+is deployed with ``set_scheme`` and stays fixed (it is not re-optimised as μ_t moves).
+
+Two implementations of the same random process: ``step_mode="vectorized"`` (numpy over a cached CSR adjacency;
 the decision table best_response(user_priors) is computed once per round and all cascades advance
 together) and ``step_mode="agents"`` (the straightforward per-agent Mesa loop: a Python BFS over
 ``agent.cell.neighborhood`` calling ``agent.decide(σ)`` at each exposure). They draw from different
@@ -247,6 +250,8 @@ class MisinformationModel(mesa.Model):
 
     # ------------------------------------------------------------------ the two implementations
     def _step_vectorized(self) -> None:
+        """All posts at once: inverse-CDF sampling of θ, θ̂, σ and seeds, one decision table for the
+        round, the cascade kernel, then the per-user counters by bincount."""
         game, rng, n_posts = self.game, self.rng, self.posts_per_round
         state = _sample_categorical(np.cumsum(self.content_prior), rng.random(n_posts))
         prediction = _sample_categorical(np.cumsum(game.confusion, axis=1)[state], rng.random(n_posts))
@@ -266,6 +271,8 @@ class MisinformationModel(mesa.Model):
                            record.n_decisions, record.max_depth)
 
     def _step_agents(self) -> None:
+        """The per-agent loop: post by post, a breadth-first cascade in which every exposed agent
+        calls ``decide`` and updates its own counters (stdlib ``self.random`` for the scalar draws)."""
         game, rnd = self.game, self.random
         states, predictions = range(game.n_states), range(game.n_predictions)
         prior_cdf = list(itertools.accumulate(self.content_prior))
@@ -282,9 +289,10 @@ class MisinformationModel(mesa.Model):
             seed = rnd.choice(self.users)
             seed_action = seed.decide(signal)
             seed.record(seed_action == SHARE, misinformation)
+            n_decisions += 1
             exposed = {seed}
             frontier = [seed] if seed_action == SHARE else []
-            n_sharers, n_decisions, hop = len(frontier), n_decisions + 1, 0
+            n_sharers, hop = len(frontier), 0
             while frontier and hop < self.max_hops:  # breadth-first, one hop per iteration
                 hop += 1
                 next_frontier = []

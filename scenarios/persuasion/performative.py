@@ -34,7 +34,7 @@ PLATFORMS = ("resolve", "fixed", "none")
 @dataclass
 class PerformativeConfig:
     game: GameConfig = field(default_factory=GameConfig)  # game.prior is μ_base, the fresh content
-    network: NetworkConfig = field(default_factory=lambda: NetworkConfig(rounds=25))
+    network: NetworkConfig = field(default_factory=lambda: NetworkConfig(rounds=25, posts_per_round=500))
     eta: float = 0.5  # reference feedback weight η (figures, simulation, stability)
     etas: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
     accuracies: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9, 1.0])
