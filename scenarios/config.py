@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -44,9 +45,14 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
 def config_keys(config_type: type, prefix: str = "") -> list[str]:
     """All dotted keys of a dataclass config type (for error messages)."""
     keys = []
+    try:  # f.type is a string under `from __future__ import annotations`
+        hints = typing.get_type_hints(config_type)
+    except (NameError, TypeError):
+        hints = {}
     for f in dataclasses.fields(config_type):
-        if dataclasses.is_dataclass(f.type) or (isinstance(f.type, type) and dataclasses.is_dataclass(f.type)):
-            keys += config_keys(f.type, f"{prefix}{f.name}.")
+        ftype = hints.get(f.name, f.type)
+        if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
+            keys += config_keys(ftype, f"{prefix}{f.name}.")
         else:
             keys.append(prefix + f.name)
     return keys

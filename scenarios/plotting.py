@@ -66,14 +66,15 @@ def _draw_mean_ci(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, hue: str | 
             ax.plot(ref[x], ref[y], ls="--", color=line.get_color(), lw=1)
 
 
-def lines(xs: Sequence[float], series: dict[str, np.ndarray], path: Path, *, title: str = "",
-          xlabel: str = "", ylabel: str = "", bands: dict[str, np.ndarray] | None = None) -> Path:
-    """Several named series over a shared x axis, with optional ±band arrays."""
+def lines(xs: Sequence[float] | None, series: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]], path: Path, *,
+          title: str = "", xlabel: str = "", ylabel: str = "", bands: dict[str, np.ndarray] | None = None) -> Path:
+    """Several named series, over the shared `xs` or each over its own ``(xs, ys)`` pair, with optional ±bands."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name, ys in series.items():
-        (line,) = ax.plot(xs, ys, label=name)
+    for name, values in series.items():
+        x, ys = values if isinstance(values, tuple) else (xs, values)
+        (line,) = ax.plot(x, ys, label=name)
         if bands and name in bands:
-            ax.fill_between(xs, ys - bands[name], ys + bands[name], alpha=0.2, color=line.get_color())
+            ax.fill_between(x, ys - bands[name], ys + bands[name], alpha=0.2, color=line.get_color())
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)

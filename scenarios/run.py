@@ -53,9 +53,10 @@ def execute(
         run_dir.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(name, preset, seed, device, run_dir, show_progress=show_progress)
     record = RunRecord(ctx, to_dict(cfg))
-    seed_everything(ctx.seeds.seed("global"))
     try:
+        seed_everything(ctx.seeds.seed("global"))
         result = scenario.run(cfg, ctx)
+        metrics, table = to_jsonable(result.metrics), to_jsonable(result.table)  # a bad result is a failed run
     except KeyboardInterrupt as err:
         record.finish("interrupted", error=err)
         raise RunAborted(run_dir, "interrupted", err) from err
@@ -64,7 +65,7 @@ def execute(
         raise RunAborted(run_dir, "failed", err) from err
     finally:
         ctx.close()
-    record.finish("complete", metrics=to_jsonable(result.metrics), table=to_jsonable(result.table))
+    record.finish("complete", metrics=metrics, table=table)
     return {**record.summary, "run_dir": str(run_dir)}
 
 
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument("--out", type=Path, default=None, help="runs root (default ./runs or $RECAST_RUNS)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # key=value may follow --options
 
     if args.list:
         for name in scenario_names():

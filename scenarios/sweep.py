@@ -57,6 +57,8 @@ def _split_top_level(text: str) -> list[str]:
     for ch in text:
         depth += ch in "[{("
         depth -= ch in "]})"
+        if depth < 0:
+            raise UsageError(f"bad grid values '{text}': unbalanced brackets")
         if ch == "," and depth == 0:
             parts.append(current)
             current = ""
@@ -116,6 +118,8 @@ def sweep(
     scenario = get_scenario(name)
     if seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {seeds}")
+    if not (device in ("cpu", "auto") or device.startswith("cuda")):  # CUDA itself is checked on the workers
+        raise UsageError(f"unknown device '{device}'; choose one of: cpu, cuda, auto")
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}")
     cells = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
@@ -150,10 +154,12 @@ def sweep(
 
 
 def _value(text: str) -> Any:
+    """A grid value for the results table: a scalar parsed, a list or mapping kept as its text (hashable)."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    return text if isinstance(value, (list, dict)) else value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--out", type=Path, default=None, help="runs root (default ./runs or $RECAST_RUNS)")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # key=value may follow --options
     try:
         grid = parse_grid(args.grid)
         out = sweep(args.name, grid, seeds=args.seeds, root_seed=args.seed, preset=args.preset,

@@ -62,7 +62,13 @@ class Lookbehind(SAM):
         super().__init__(params, base_optimizer, rho=rho, adaptive=adaptive, eta=eta, **base_kwargs)
         self.k, self.alpha_mode, self.counter = int(k), alpha_mode, 0
         self.alpha: float | None = None if adaptive_alpha else float(alpha)
-        self.last_alphas: list[float] = []  # adaptive α of the last outer step (per tensor, or one value)
+        self._last_alphas: torch.Tensor | list[float] = []
+
+    @property
+    def last_alphas(self) -> list[float]:
+        """The adaptive α of the last outer step: one per tensor, or one value (global / k = 1)."""
+        a = self._last_alphas
+        return a.tolist() if isinstance(a, torch.Tensor) else list(a)
 
     def _extra_state(self) -> dict[str, Any]:
         return {"k": self.k, "alpha": self.alpha, "alpha_mode": self.alpha_mode, "counter": self.counter}
@@ -106,12 +112,14 @@ class Lookbehind(SAM):
     @torch.no_grad()
     def _interpolate(self, params: list[torch.Tensor]) -> None:
         """φ_t = φ_{t-1} + α (φ_{t,k} − φ_{t-1}), written into the live parameters; caches dropped."""
-        alphas = self._adaptive_alphas(params) if self.alpha is not None or self.k == 1 else None
+        alphas = self._adaptive_alphas(params)
         for i, p in enumerate(params):
             state = self.state[p]
             slow, fast = state.pop("slow"), state.pop("fast")
             state.pop("first_fast", None)
             weight = self.alpha if alphas is None else alphas[i]
+            if isinstance(weight, torch.Tensor):
+                weight = weight.to(slow)
             p.copy_(torch.lerp(slow, fast, weight))  # lerp returns `fast` exactly at weight 1
 
     @torch.no_grad()
@@ -120,21 +128,22 @@ class Lookbehind(SAM):
         if self.alpha is not None:
             return None
         if self.k == 1:  # φ_{t,1} = φ_{t,k}: cos = 1
-            self.last_alphas = [1.0]
+            self._last_alphas = [1.0]
             return [1.0] * len(params)
         dots, n1, n2 = [], [], []
+        device = params[0].device
         for p in params:
             s = self.state[p]
             d1, dk = (s["first_fast"] - s["slow"]).flatten(), (s["fast"] - s["slow"]).flatten()
-            dots.append(d1 @ dk)
-            n1.append(d1 @ d1)
-            n2.append(dk @ dk)
+            dots.append((d1 @ dk).to(device, torch.float64))
+            n1.append((d1 @ d1).to(device, torch.float64))
+            n2.append((dk @ dk).to(device, torch.float64))
         dots, n1, n2 = torch.stack(dots), torch.stack(n1), torch.stack(n2)
         if self.alpha_mode == "global":
             dots, n1, n2 = dots.sum(0, keepdim=True), n1.sum(0, keepdim=True), n2.sum(0, keepdim=True)
         cos = dots / (n1.sqrt() * n2.sqrt()).clamp_min(1e-8)  # torch.nn.CosineSimilarity's eps
         alphas = (1.0 + cos) / 2.0
-        self.last_alphas = alphas.tolist()
+        self._last_alphas = alphas  # kept as a tensor: no device sync here
         if self.alpha_mode == "global":
             return [alphas[0]] * len(params)
         return list(alphas.unbind())

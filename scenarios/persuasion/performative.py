@@ -29,6 +29,7 @@ from scenarios.rundir import RunContext
 from scenarios.stats import ci_table, markdown_table, mean_ci
 
 PLATFORMS = ("resolve", "fixed", "none")
+FIGURE_ROUNDS = 80
 
 
 @dataclass
@@ -79,6 +80,15 @@ class Trajectory:
     converged_at: int | None  # first t with ‖μ_{t+1} − μ_t‖∞ < tol
     cycle: int | None  # period of a detected cycle when not converged
 
+    def settled(self, values: np.ndarray) -> float:
+        """Where a per-round quantity settles: its last value, or its mean over the final cycle."""
+        return float(values[-self.cycle:].mean() if self.cycle else values[-1])
+
+    def describe(self) -> str:
+        if self.converged_at is not None:
+            return f"converged in {self.converged_at}"
+        return f"cycle of period {self.cycle}" if self.cycle else f"no convergence in {len(self.misinformation)}"
+
 
 def run_dynamics(base: SocialGame, eta: float, platform: str, max_rounds: int, tol: float,
                  start: np.ndarray | None = None) -> Trajectory:
@@ -102,8 +112,8 @@ def run_dynamics(base: SocialGame, eta: float, platform: str, max_rounds: int, t
     return Trajectory(priors_arr, np.array(mis), np.array(util), converged, cycle)
 
 
-def _cycle_period(priors: np.ndarray, max_period: int = 20, atol: float = 1e-8) -> int | None:
-    for p in range(2, max_period + 1):
+def _cycle_period(priors: np.ndarray, atol: float = 1e-8) -> int | None:
+    for p in range(2, len(priors) // 2):
         if len(priors) > 2 * p and np.all(np.abs(priors[-p:] - priors[-2 * p:-p]) < atol):
             return p
     return None
@@ -158,7 +168,8 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
                    "converged": traj.converged_at is not None, "rounds": traj.converged_at or cfg.max_rounds,
                    "cycle_period": traj.cycle or 0,
                    "round0_misinformation": traj.misinformation[0],
-                   "final_misinformation": traj.misinformation[-1], "final_utility": traj.utility[-1],
+                   "final_misinformation": traj.settled(traj.misinformation),
+                   "final_utility": traj.settled(traj.utility),
                    "final_prior": np.round(traj.priors[-1], 6).tolist()}
             if platform == "resolve" and traj.converged_at is not None:
                 row["stable_fraction"], row["max_return_distance"] = perturbation_test(
@@ -184,13 +195,13 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
     table = []
     for platform in PLATFORMS:
         r = ref.loc[platform]
-        entry = {"platform": platform, "converged": bool(r.converged), "rounds": int(r.rounds),
+        entry = {"platform": platform, "dynamics": trajectories[platform].describe(),
                  "round-0 mis-share": round(r.round0_misinformation, 4),
-                 "final mis-share": round(r.final_misinformation, 4), "final utility": round(r.final_utility, 4)}
+                 "settled mis-share": round(r.final_misinformation, 4), "settled utility": round(r.final_utility, 4)}
         if not sims.empty:
             last = sims[(sims.platform == platform) & (sims["round"] == cfg.network.rounds - 1)]
             mean, half = mean_ci(last.misinformation_share_rate)
-            entry["simulated final mis-share"] = f"{mean:.4f} ± {half:.4f}"
+            entry[f"Mesa mis-share, round {cfg.network.rounds}"] = f"{mean:.4f} ± {half:.4f}"
         table.append(entry)
     (ctx.path("table.md")).write_text(markdown_table(table) + "\n\n" + markdown_table(
         grid[grid.platform == "resolve"].drop(columns=["final_prior"]).round(4).to_dict("records")) + "\n")
@@ -215,29 +226,27 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
 
 def _figures(cfg: PerformativeConfig, ctx: RunContext, trajectories: dict[str, Trajectory], grid: pd.DataFrame,
              sims: pd.DataFrame) -> None:
-    horizon = max(len(t.misinformation) for t in trajectories.values())
-    if not sims.empty:
-        horizon = max(horizon, cfg.network.rounds)
-    rounds = np.arange(horizon)
+    # Exact trajectories are drawn until they converge (then held flat) or up to FIGURE_ROUNDS rounds.
+    horizon = min(cfg.max_rounds, max(FIGURE_ROUNDS, cfg.network.rounds if not sims.empty else 0))
 
-    def padded(values: np.ndarray) -> np.ndarray:  # a converged trajectory stays at its fixed point
-        return np.concatenate([values, np.full(horizon - len(values), values[-1])])
+    def held(values: np.ndarray, length: int) -> np.ndarray:  # a converged trajectory stays at its fixed point
+        values = values[:length]
+        return np.concatenate([values, np.repeat(values[-1:], length - len(values), axis=0)])
 
-    series = {f"{p} (exact)": padded(t.misinformation) for p, t in trajectories.items()}
+    series: dict = {f"{p} (exact)": held(t.misinformation, horizon) for p, t in trajectories.items()}
     bands = {}
     if not sims.empty:
         for p in PLATFORMS:
-            stats = sims[sims.platform == p].groupby("round").misinformation_share_rate.agg(list)
-            ci = [mean_ci(v) for v in stats]
-            series[f"{p} (Mesa, ±95% CI)"] = padded(np.array([m for m, _ in ci]))
-            bands[f"{p} (Mesa, ±95% CI)"] = padded(np.array([h for _, h in ci]))
-    lines(rounds, series, ctx.path("misinformation_over_rounds.png"), bands=bands, xlabel="round",
+            per_round = sims[sims.platform == p].groupby("round").misinformation_share_rate.agg(list)
+            ci = np.array([mean_ci(v) for v in per_round])
+            series[f"{p} (Mesa, ±95% CI)"] = (per_round.index.to_numpy(), ci[:, 0])
+            bands[f"{p} (Mesa, ±95% CI)"] = ci[:, 1]
+    lines(np.arange(horizon), series, ctx.path("misinformation_over_rounds.png"), bands=bands, xlabel="round",
           ylabel="P(share ∧ misinformation)", title=f"Performative dynamics (η = {cfg.eta})")
 
-    resolve = trajectories["resolve"]
+    priors = held(trajectories["resolve"].priors, horizon + 1)
     names = cfg.game.build().state_names
-    lines(np.arange(horizon + 1), {f"μ({n})": np.concatenate([resolve.priors[:, i], np.full(
-        horizon + 1 - len(resolve.priors), resolve.priors[-1, i])]) for i, n in enumerate(names)},
+    lines(np.arange(horizon + 1), {f"μ({n})": priors[:, i] for i, n in enumerate(names)},
           ctx.path("prior_over_rounds.png"), xlabel="round", ylabel="prior probability",
           title=f"User prior under the re-solving platform (η = {cfg.eta})")
 
