@@ -1,0 +1,65 @@
+"""A tiny scenario for testing the spine: registered by monkeypatching ``scenarios.registry.SCENARIO_MODULES``.
+
+``mode`` picks what ``run`` does: ``ok`` (log ``steps`` records, return metrics), ``interrupt``
+(KeyboardInterrupt after logging one record, as Ctrl-C would), ``crash`` (RuntimeError after
+logging one record), ``bad_result`` (return a plain dict instead of a ScenarioResult).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenarios.registry import Scenario, ScenarioResult
+
+NAME = "fake_spine"
+MODULE = __name__  # what SCENARIO_MODULES must map NAME to
+
+
+@dataclass
+class Inner:
+    gain: float = 1.0
+    label: str = "a"
+
+
+@dataclass
+class FakeConfig:
+    mode: str = "ok"  # ok | interrupt | crash | bad_result
+    steps: int = 4
+    weights: list[float] = field(default_factory=lambda: [1.0])
+    inner: Inner = field(default_factory=Inner)
+
+    def validate(self) -> None:
+        if self.mode not in ("ok", "interrupt", "crash", "bad_result"):
+            raise ValueError(f"mode must be ok, interrupt, crash or bad_result, got '{self.mode}'")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+
+def run(cfg: FakeConfig, ctx) -> ScenarioResult:
+    rng = ctx.seeds.generator("fake")
+    draws = []
+    for step in range(cfg.steps):
+        draw = float(rng.normal())
+        draws.append(draw)
+        ctx.log({"step": step, "draw": np.float64(draw), "mode": cfg.mode})
+        if cfg.mode == "interrupt" and step == 0:
+            raise KeyboardInterrupt
+        if cfg.mode == "crash" and step == 0:
+            raise RuntimeError("boom: the fake scenario crashed on purpose")
+    value = cfg.inner.gain * sum(cfg.weights) + float(np.mean(draws))
+    if cfg.mode == "bad_result":
+        return {"value": value}  # type: ignore[return-value] - a scenario bug the spine must label
+    metrics = {"value": np.float64(value), "steps": np.int64(cfg.steps), "undefined": float("nan")}
+    return ScenarioResult(metrics=metrics, table=[{"step": i, "draw": d} for i, d in enumerate(draws)])
+
+
+SCENARIO = Scenario(
+    name=NAME,
+    description="fake scenario for the spine's tests",
+    config=FakeConfig,
+    run=run,
+    presets={"smoke": {"steps": 2, "inner": {"label": "smoke"}}, "cpu": {}, "paper": {"steps": 50}},
+    main_metric="value",
+)
