@@ -91,7 +91,7 @@ def run_job(job: SweepJob) -> dict[str, Any]:
     try:
         summary = execute(job.scenario, preset=job.preset, seed=job.seed, device=job.device,
                           overrides=overrides, run_dir=Path(job.run_dir), show_progress=False)
-        row.update(summary["metrics"])
+        row.update({k: _metric(v) for k, v in summary["metrics"].items()})
     except RunAborted as err:
         row.update(status=err.status, error=f"{type(err.cause).__name__}: {err.cause}")
     except Exception as err:  # noqa: BLE001 - recorded, the other cells go on
@@ -125,7 +125,7 @@ def sweep(
     cells = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
     for cell in cells:  # validate every cell's config before running anything
         build_config(scenario, preset, [*fixed, *(f"{k}={v}" for k, v in cell)])
-    out = new_run_dir((runs_root or default_runs_root()) / "sweeps", name, preset, root_seed)
+    out = new_run_dir(Path(runs_root or default_runs_root()) / "sweeps", name, preset, root_seed)
     replicate_seeds = SeedFlow(root_seed).replicates(seeds, "sweep")
     jobs = [
         SweepJob(name, preset, cell, tuple(fixed), s, device, str(out / "cells" / f"cell{i:03d}-seed{r}"))
@@ -151,6 +151,11 @@ def sweep(
             line_with_ci(ok, keys[0], scenario.main_metric, hue, out / f"{scenario.main_metric}_vs_{keys[0]}.png",
                          title=f"{name}: {scenario.main_metric} (mean ± 95% CI over {seeds} seeds)")
     return out
+
+
+def _metric(value: Any) -> Any:
+    """summary.json writes non-finite floats as "nan"/"inf"/"-inf"; the results table needs them as floats."""
+    return float(value) if isinstance(value, str) and value in ("nan", "inf", "-inf") else value
 
 
 def _value(text: str) -> Any:

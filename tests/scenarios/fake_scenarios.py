@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import os
+import time
+
 import numpy as np
 
 from scenarios.registry import Scenario, ScenarioResult
@@ -51,7 +54,8 @@ def run(cfg: FakeConfig, ctx) -> ScenarioResult:
     value = cfg.inner.gain * sum(cfg.weights) + float(np.mean(draws))
     if cfg.mode == "bad_result":
         return {"value": value}  # type: ignore[return-value] - a scenario bug the spine must label
-    metrics = {"value": np.float64(value), "steps": np.int64(cfg.steps), "undefined": float("nan")}
+    metrics = {"value": np.float64(value), "n_steps": np.int64(cfg.steps), "undefined": float("nan"),
+               "sometimes_nan": float("nan") if cfg.steps == 1 else float(cfg.steps)}
     return ScenarioResult(metrics=metrics, table=[{"step": i, "draw": d} for i, d in enumerate(draws)])
 
 
@@ -63,3 +67,19 @@ SCENARIO = Scenario(
     presets={"smoke": {"steps": 2, "inner": {"label": "smoke"}}, "cpu": {}, "paper": {"steps": 50}},
     main_metric="value",
 )
+
+
+def worker_pid(job: tuple[int, str]) -> tuple[int, int]:
+    """A job for executor tests: returns (job number, pid of the process that ran it).
+
+    A barrier: each job records its pid in the directory ``job[1]`` and waits (up to 60 s) until two
+    distinct processes have done so, so two workers are used whenever the executor has two.
+    This module is light to import in a fresh (spawned) worker.
+    """
+    number, barrier = job
+    pid = os.getpid()
+    open(os.path.join(barrier, str(pid)), "w").close()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return number, pid
