@@ -1,7 +1,7 @@
 """Named scenarios: a typed config with presets and a ``run(cfg, ctx)`` that wires envs to agents.
 
-Scenarios are listed lazily (name → module) so that ``--list`` is instant and a broken optional
-dependency of one scenario does not take down the others. A scenario module defines ``SCENARIO``.
+Scenarios are registered lazily (name → module): a scenario's module is imported only when it is
+used, so a missing optional dependency of one scenario does not take down the others. A scenario module defines ``SCENARIO``.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def to_jsonable(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(to_jsonable(data), indent=2, default=str) + "\n")  # str(): never fail a summary
     tmp.replace(path)  # atomic: a reader never sees half a summary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 import zlib
 
 import numpy as np
@@ -38,14 +39,15 @@ class SeedFlow:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's legacy and torch's global RNGs (for code that uses them implicitly)."""
+    """Seed Python's, NumPy's legacy and (if a scenario imported it) torch's global RNGs.
+
+    Scenarios draw from named child seeds; this only pins code that uses the global RNGs implicitly.
+    The scenario module is imported before this runs, so torch is seeded whenever a scenario uses it.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency, but the spine does not need it
-        return
-    torch.manual_seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
 
 
 def resolve_device(device: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from scenarios.errors import RunAborted, UsageError
 from scenarios.executors import EXECUTORS, map_jobs
 from scenarios.plotting import line_with_ci
 from scenarios.registry import PRESETS, get_scenario
-from scenarios.rundir import default_runs_root, new_run_dir, write_json
+from scenarios.rundir import default_runs_root, new_run_dir, to_jsonable, write_json
 from scenarios.run import _OneLineParser, execute
 from scenarios.seeding import SeedFlow
 from scenarios.stats import aggregate, format_table
@@ -82,6 +83,14 @@ class SweepJob:
     run_dir: str
 
 
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep; the finished jobs are in results.csv and sweep.json says ``interrupted``."""
+
+    def __init__(self, out: Path, n_finished: int, n_jobs: int):
+        self.out = out
+        super().__init__(f"sweep interrupted after {n_finished}/{n_jobs} jobs; partial results in {out}")
+
+
 def run_job(job: SweepJob) -> dict[str, Any]:
     """Run one job; never raises — a failure is returned as a row with its error."""
     row: dict[str, Any] = {k: _value(v) for k, v in job.cell}
@@ -93,6 +102,8 @@ def run_job(job: SweepJob) -> dict[str, Any]:
                           overrides=overrides, run_dir=Path(job.run_dir), show_progress=False)
         row.update({k: _metric(v) for k, v in summary["metrics"].items()})
     except RunAborted as err:
+        if err.status == "interrupted":  # Ctrl-C stops the sweep, not just this job
+            raise KeyboardInterrupt from err
         row.update(status=err.status, error=f"{type(err.cause).__name__}: {err.cause}")
     except Exception as err:  # noqa: BLE001 - recorded, the other cells go on
         row.update(status="failed", error=f"{type(err).__name__}: {err}")
@@ -131,11 +142,25 @@ def sweep(
         SweepJob(name, preset, cell, tuple(fixed), s, device, str(out / "cells" / f"cell{i:03d}-seed{r}"))
         for i, cell in enumerate(cells) for r, s in enumerate(replicate_seeds)
     ]
-    write_json(out / "sweep.json", {"scenario": name, "preset": preset, "grid": grid, "fixed": list(fixed),
-                                     "seeds": replicate_seeds, "executor": executor, "n_jobs": len(jobs)})
-    rows = map_jobs(run_job, jobs, executor, address=address, show_progress=show_progress)
-    results = pd.DataFrame(rows)
+    spec = {"scenario": name, "preset": preset, "grid": grid, "fixed": list(fixed), "seeds": replicate_seeds,
+            "executor": executor, "n_jobs": len(jobs), "status": "running"}
+    write_json(out / "sweep.json", spec)
+    finished: dict[int, dict[str, Any]] = {}
+
+    def record(index: int, row: dict[str, Any]) -> None:  # results.jsonl grows as jobs finish: nothing lost
+        finished[index] = row
+        with (out / "results.jsonl").open("a") as f:
+            f.write(json.dumps(to_jsonable(row)) + "\n")
+
+    try:
+        map_jobs(run_job, jobs, executor, address=address, show_progress=show_progress, on_result=record)
+    except KeyboardInterrupt as err:
+        pd.DataFrame([finished[i] for i in sorted(finished)]).to_csv(out / "results.csv", index=False)
+        write_json(out / "sweep.json", {**spec, "status": "interrupted", "n_finished": len(finished)})
+        raise SweepInterrupted(out, len(finished), len(jobs)) from err
+    results = pd.DataFrame([finished[i] for i in range(len(jobs))])
     results.to_csv(out / "results.csv", index=False)
+    write_json(out / "sweep.json", {**spec, "status": "complete"})
 
     ok = results[results["status"] == "complete"]
     keys = list(grid)
@@ -189,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SweepInterrupted as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        return 130
     agg = out / "aggregate.csv"
     if agg.exists():
         frame = pd.read_csv(agg)

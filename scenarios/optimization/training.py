@@ -111,9 +111,9 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
 
 @torch.no_grad()
 def env_accuracy(model: nn.Module, task: TaskData, split: str, seed: int, device: str,
-                 mask: torch.Tensor | None = None) -> float:
+                 mask: torch.Tensor | None = None, episode_length: int | None = None) -> float:
     """Accuracy as the mean reward of one episode of :class:`ClassifyEnv` over ``split``."""
-    env = ClassifyEnv(split=split, tasks=[task])
+    env = ClassifyEnv(split=split, tasks=[task], episode_length=episode_length)
     obs, _ = env.reset(seed=seed)
     model.eval()
     rewards, done = [], False

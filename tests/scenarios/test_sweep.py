@@ -17,7 +17,7 @@ from scenarios.executors import map_jobs
 from scenarios.seeding import SeedFlow
 from scenarios.stats import mean_ci
 from scenarios.sweep import main as sweep_main
-from scenarios.sweep import parse_grid, sweep
+from scenarios.sweep import SweepInterrupted, parse_grid, sweep
 
 SR = "misinformation_single_round"
 KEY = "game.misinformation_accuracy"
@@ -114,12 +114,25 @@ def test_failing_cell_is_recorded_and_the_others_complete(fake_registered, tmp_p
 
 
 def test_sweep_where_every_job_fails_still_writes_results(fake_registered, tmp_path) -> None:
-    out = sweep(fake_registered, parse_grid(["mode=crash,interrupt"]), seeds=1, runs_root=tmp_path,
+    out = sweep(fake_registered, parse_grid(["mode=crash,bad_result"]), seeds=1, runs_root=tmp_path,
                 show_progress=False)
     results = pd.read_csv(out / "results.csv")
-    assert results["status"].tolist() == ["failed", "interrupted"]
-    assert results["error"].str.split(":").str[0].tolist() == ["RuntimeError", "KeyboardInterrupt"]
+    assert results["status"].tolist() == ["failed", "failed"]
+    assert results["error"].str.split(":").str[0].tolist()[0] == "RuntimeError"
     assert not (out / "aggregate.csv").exists() and not list(out.glob("*.png"))
+    assert json.loads((out / "sweep.json").read_text())["status"] == "complete"
+
+
+def test_ctrl_c_stops_the_sweep_and_keeps_finished_jobs(fake_registered, tmp_path) -> None:
+    with pytest.raises(SweepInterrupted) as caught:
+        sweep(fake_registered, parse_grid(["mode=crash,interrupt,ok"]), seeds=1, runs_root=tmp_path,
+              show_progress=False)
+    out = caught.value.out
+    results = pd.read_csv(out / "results.csv")
+    assert results["status"].tolist() == ["failed"]  # the job after the interrupt never ran
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["status"] == "interrupted" and spec["n_finished"] == 1
 
 
 def test_sweep_cli_reports_failed_jobs_and_exits_0(fake_registered, tmp_path, capsys) -> None:

@@ -1,0 +1,1 @@
+"""Image–text scenarios on the media-stream world (``image_text_pretraining``)."""

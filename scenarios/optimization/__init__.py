@@ -1,0 +1,1 @@
+"""Scenarios of the optimisation methods (``sharpness``: Lookbehind-SAM and the SAM family)."""
