@@ -2,12 +2,12 @@
 
 SAM solves ``min_w max_{‖ε‖≤ρ} L(w + ε)`` with one ascent and one descent pass per minibatch:
 
-    g = ∇L_B(w),   ε̂ = ρ g / ‖g‖₂                                  (SAM, eq. 2)
-    w ← BaseOpt(w, ∇L_B(w + ε̂))                                      (SAM, eq. 3)
+    g = ∇L_B(w),   ε̂ = ρ g / ‖g‖₂            (Foret et al. §2, p = 2)
+    w ← BaseOpt(w, ∇L_B(w + ε̂))                (gradient of the SAM objective, 2nd-order terms dropped)
 
 ASAM rescales the ascent by the parameter magnitude, ``T_w = |w| + η``:
 
-    ε̂ = ρ T_w² g / ‖T_w g‖₂                                          (ASAM, eq. 9)
+    ε̂ = ρ T_w² g / ‖T_w g‖₂                    (Kwon et al. §3, p = 2)
 
 The API is davda54/sam's::
 

@@ -38,7 +38,8 @@ class ClassifyEnv(gymnasium.Env[np.ndarray, np.int64]):
     ## Arguments
     ``source`` (``digits`` | ``synthetic_cifar``), ``split``, ``stream`` (None | ``split`` |
     ``permuted``), ``task``, ``n_tasks``, ``data_seed``, ``label_noise`` (train labels only),
-    ``episode_length``, ``render_mode`` (``rgb_array``).
+    ``episode_length``, ``render_mode`` (``rgb_array``); ``tasks`` (a prebuilt task list, which then
+    replaces the source/stream arguments: scenarios pass the data they train on).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}

@@ -248,7 +248,8 @@ def _run(cfg: SharpnessConfig, ctx: RunContext) -> ScenarioResult:
     noise_df.to_csv(ctx.path("noise.csv"), index=False)
 
     table = _table(cfg, df)
-    note = (f"\nmean ± 95 % CI over {cfg.n_seeds} seeds; ρ-sharpness: max loss increase in an L2 ball of radius "
+    note = (f"\nmean ± 95 % CI over {cfg.n_seeds} seeds; train loss: mean minibatch loss of the last epoch; "
+            f"ρ-sharpness: max loss increase in an L2 ball of radius "
             f"{cfg.probes.sharpness_rho:g} ({cfg.probes.sharpness_steps} ascent steps, {cfg.probes.examples} train "
             f"images); noisy acc: w ⊙ (1 + σξ), σ ∈ {[s for s in cfg.probes.noise_sigmas if s > 0]}, "
             f"{cfg.probes.noise_draws} draws; LL: {cfg.lifelong.stream} stream, {cfg.lifelong.n_tasks} tasks.\n")
@@ -296,7 +297,7 @@ def _loss_vs_sharpness(df: pd.DataFrame, ctx: RunContext) -> None:
     for _, r in agg.iterrows():
         ax.errorbar(r["sharpness_mean"], r["train_loss_mean"], xerr=r["sharpness_ci95"], yerr=r["train_loss_ci95"],
                     fmt="o", capsize=3, label=r["optimizer"])
-    ax.set(xlabel="ρ-sharpness (worst loss increase)", ylabel="final training loss",
+    ax.set(xlabel="ρ-sharpness (worst loss increase)", ylabel="training loss (last epoch)",
            title="Loss vs sharpness (mean ± 95% CI)")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
