@@ -24,7 +24,7 @@ import torch
 
 from agents.contrastive import DualEncoder, make_head
 from agents.perception import TextConfig, TextEncoder, ViT, ViTConfig
-from envs.media import VOCAB, ImageTextStream, MediaWorld, WorldSpec
+from envs.media import VOCAB, ImageTextStream, MediaBatch, MediaWorld, WorldSpec
 from envs.media.grounding_env import GroundingEnv
 from envs.media.shapes import DEFAULT_HELD_OUT
 from envs.media.zero_shot_env import ZeroShotEnv
@@ -50,7 +50,7 @@ CURVE_METRICS = ("grounding_miou", "i2t_r1")
 
 @dataclass
 class WorldConfig:
-    image_size: int = 32
+    image_size: int = 48  # 6 × 6 grid of 8-px patches (P = 36), the spec's CPU stand-in
     patch_size: int = 8
     min_objects: int = 1
     max_objects: int = 3
@@ -81,7 +81,7 @@ class EncoderConfig:
 @dataclass
 class TrainConfig:
     steps: int = 400
-    batch_size: int = 128
+    batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.1
     warmup_steps: int = 40
@@ -102,7 +102,7 @@ class EvalConfig:
     n_scenes: int = 1000  # multi-object test scenes: retrieval, grounding, binding
     n_single: int = 640  # one-object scenes, seen combinations: zero-shot accuracy
     n_heldout: int = 640  # one-object scenes, held-out combinations
-    n_val: int = 256  # validation slice for the curves
+    n_val: int = 256  # slice of the test scenes probed during training (curves only)
     env_steps: int = 128  # grounding / zero-shot env queries per model
     threshold: float = 0.5  # heat-map binarisation for IoU
     n_grid_images: int = 3
@@ -169,15 +169,16 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def quick_probe(model: DualEncoder, val, device: str, threshold: float) -> dict[str, float]:
+def quick_probe(model: DualEncoder, val: MediaBatch, device: str, threshold: float) -> dict[str, float]:
+    """The curve metrics on a slice of the test set (monitoring only: nothing is selected on them)."""
     emb = ev.embed(model, val, device)
     out = ev.grounding(emb["tokens"], emb["patches"], val, threshold)
     out.update(ev.retrieval(emb["image"], emb["text"], ev.scene_ids(val.labels), ks=(1,)))
     return {k: out[k] for k in CURVE_METRICS}
 
 
-def train(cfg: PretrainingConfig, method: str, world: MediaWorld, seed: int, stream_seed: int, val, ctx: RunContext
-          ) -> tuple[DualEncoder, list[dict[str, float]]]:
+def train(cfg: PretrainingConfig, method: str, world: MediaWorld, seed: int, stream_seed: int, val: MediaBatch,
+          ctx: RunContext) -> tuple[DualEncoder, list[dict[str, float]]]:
     """Train the shared encoders with `method`'s head; returns the model and its curve records."""
     t, device = cfg.train, ctx.device
     torch.manual_seed(seed)  # same encoder initialisation for every method of a replicate
@@ -194,13 +195,13 @@ def train(cfg: PretrainingConfig, method: str, world: MediaWorld, seed: int, str
     for step in ctx.progress(range(1, t.steps + 1), desc=f"{method} s{seed % 1000}"):
         batch = {k: v.to(device) for k, v in next(stream).items()}
         out = head(model(batch["images"], batch["tokens"]))
+        if not torch.isfinite(out.loss):
+            raise FloatingPointError(f"{method}: non-finite loss at step {step}")
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(params, t.grad_clip)
         opt.step()
         sched.step()
-        if not torch.isfinite(out.loss):
-            raise FloatingPointError(f"{method}: non-finite loss at step {step}")
         if step % t.eval_every == 0 or step == t.steps:
             record = {"method": method, "seed": seed, "step": step, "loss": float(out.loss.detach()), **out.logs,
                       **quick_probe(model, val, device, cfg.eval.threshold)}
@@ -299,7 +300,8 @@ def _run(cfg: PretrainingConfig, ctx: RunContext) -> ScenarioResult:
 
 
 PRESETS = {
-    "smoke": {"n_seeds": 2, "train": {"steps": 6, "batch_size": 16, "warmup_steps": 2, "eval_every": 3},
+    "smoke": {"n_seeds": 2, "world": {"image_size": 32},
+              "train": {"steps": 6, "batch_size": 16, "warmup_steps": 2, "eval_every": 3},
               "encoder": {"width": 32, "depth": 1, "text_width": 32, "text_depth": 1, "embed_dim": 32},
               "eval": {"n_scenes": 64, "n_single": 32, "n_heldout": 32, "n_val": 32, "env_steps": 4,
                        "n_grid_images": 2}},

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
+from scenarios.config import build_config
 from scenarios.errors import UsageError
+from scenarios.registry import get_scenario
 from scenarios.run import execute
 
 NAME = "image_text_pretraining"
@@ -35,3 +37,11 @@ def test_bad_config_is_a_usage_error(tmp_path) -> None:
         execute(NAME, preset="smoke", overrides=["methods=[clip,filip]"], runs_root=tmp_path)
     with pytest.raises(UsageError, match="multiple of patch_size"):
         execute(NAME, preset="smoke", overrides=["world.image_size=30"], runs_root=tmp_path)
+
+
+def test_paper_preset_constructs_at_paper_scale() -> None:
+    cfg = build_config(get_scenario(NAME), "paper")
+    spec = cfg.world.spec()
+    assert (spec.image_size, spec.patch_size, spec.n_patches) == (224, 16, 196)
+    assert (cfg.encoder.width, cfg.encoder.depth, cfg.encoder.embed_dim) == (768, 12, 512)
+    assert cfg.train.batch_size == 16_384 and cfg.sparc.lambda_g == 0.5
