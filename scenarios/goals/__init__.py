@@ -1,0 +1,1 @@
+"""Goal-reaching scenarios (Merlin, offline goal-conditioned RL): ``goal_reaching``."""

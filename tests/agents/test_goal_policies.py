@@ -1,0 +1,202 @@
+"""Goal-conditioned policies: relabelling sampler, shared network parts, Merlin (+NP) and the baselines."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401  (registers recast/*)
+from agents.policies import (AGENTS, GoalConditionedPolicy, HorizonEmbedding, LatentStitcher, LearnerConfig,
+                             RelabelSampler, RunningNormaliser, StitchConfig, WGCSLConfig, make_agent,
+                             offset_probabilities)
+from envs.goals import PointReachEnv, build_dataset
+
+SMALL = LearnerConfig(hidden=[32, 32], batch_size=64, lr=1e-3)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small nets are fastest (and immune to busy cores) single-threaded; restore the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@dataclass
+class Labelled:
+    """Trajectories whose achieved goal at (k, t) is (k, t) itself, so every draw can be decoded."""
+
+    observations: np.ndarray
+    achieved_goals: np.ndarray
+    desired_goals: np.ndarray
+    actions: np.ndarray
+
+
+def labelled(n: int = 7, horizon: int = 6) -> Labelled:
+    k, t = np.meshgrid(np.arange(n), np.arange(horizon + 1), indexing="ij")
+    ag = np.stack([k, t], -1).astype(np.float32)
+    desired = np.stack([k[:, :-1], np.full((n, horizon), -1)], -1).astype(np.float32)  # (k, −1)
+    return Labelled(ag.copy(), ag, desired, ag[:, :-1].copy())
+
+
+def test_offset_probabilities_count_uniform_pairs() -> None:
+    T = 9
+    pairs = [(i, j) for i in range(T) for j in range(i + 1, T)]
+    counts = np.bincount([j - i for i, j in pairs], minlength=T)[1:]
+    np.testing.assert_allclose(offset_probabilities(T), counts / len(pairs))
+
+
+def test_sampler_relabelled_horizons_follow_the_pair_distribution() -> None:
+    data, T = labelled(), 6
+    batch = RelabelSampler(data, p_her=1.0, rng=np.random.default_rng(0)).sample(60_000)
+    k, i, h = batch["trajectory"], batch["index"], batch["horizon"].astype(int)
+    assert batch["relabelled"].all()
+    np.testing.assert_array_equal(batch["obs"], np.stack([k, i], -1))  # s_i of trajectory k
+    np.testing.assert_array_equal(batch["action"], np.stack([k, i], -1))  # a_i
+    np.testing.assert_array_equal(batch["goal"], np.stack([k, i + h], -1))  # g = ag_j, j = i + h
+    np.testing.assert_array_equal(batch["next_obs"], np.stack([k, i + 1], -1))
+    assert h.min() >= 1 and (i + h).max() <= T - 1  # 0 ≤ i < j ≤ T − 1
+    freq = np.bincount(h, minlength=T)[1:] / len(h)
+    np.testing.assert_allclose(freq, (T - np.arange(1, T)) / (T * (T - 1) / 2), atol=0.01)  # P(h) ∝ T − h
+    pair_freq = np.bincount(i * T + i + h, minlength=T * T) / len(h)  # every pair equally likely
+    np.testing.assert_allclose(pair_freq[pair_freq > 0], 1 / (T * (T - 1) / 2), atol=0.01)
+    assert np.count_nonzero(pair_freq) == T * (T - 1) / 2
+
+
+def test_sampler_unrelabelled_uses_episode_goal_and_time_to_end() -> None:
+    data, T = labelled(), 6
+    batch = RelabelSampler(data, p_her=0.0, rng=np.random.default_rng(1)).sample(60_000)
+    i = batch["index"]
+    assert not batch["relabelled"].any()
+    np.testing.assert_array_equal(batch["goal"], np.stack([batch["trajectory"], np.full_like(i, -1)], -1))
+    np.testing.assert_array_equal(batch["horizon"], T - i)  # h = T − i ∈ [2, T]
+    freq = np.bincount(i, minlength=T - 1) / len(i)
+    np.testing.assert_allclose(freq, (T - 1 - np.arange(T - 1)) / (T * (T - 1) / 2), atol=0.01)  # P(i) ∝ T − 1 − i
+
+
+def test_sampler_mixes_at_p_her_and_is_reproducible() -> None:
+    data = labelled()
+    a = RelabelSampler(data, 0.3, np.random.default_rng(5)).sample(20_000)
+    b = RelabelSampler(data, 0.3, np.random.default_rng(5)).sample(20_000)
+    assert abs(a["relabelled"].mean() - 0.3) < 0.015
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    with pytest.raises(ValueError, match="p_her"):
+        RelabelSampler(data, 1.5, np.random.default_rng(0))
+
+
+def test_horizon_embedding_and_normaliser() -> None:
+    emb = HorizonEmbedding(32, max_period=50)(torch.tensor([0.0, 1.0, 49.0]))
+    assert emb.shape == (3, 32)
+    np.testing.assert_allclose(emb[0, :16], 1.0)  # cos(0)
+    np.testing.assert_allclose(emb[0, 16:], 0.0)  # sin(0)
+    np.testing.assert_allclose(emb[1, 0], math.cos(1.0), rtol=1e-6)  # ω_0 = 1
+    np.testing.assert_allclose(emb[1, 15], math.cos(50 ** (-15 / 16)), rtol=1e-6)  # slowest ω = P^(−15/16)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(3.0, 2.0, (100, 4)), rng.normal(-1.0, 0.5, (50, 4))
+    norm = RunningNormaliser(4, clip=5.0)
+    norm.update(x1)
+    norm.update(x2)  # merging batches is exact
+    both = np.concatenate([x1, x2])
+    np.testing.assert_allclose(norm.mean.numpy(), both.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(norm.std.numpy(), both.std(0), rtol=1e-5)
+    assert norm(torch.full((1, 4), 1e6)).max().item() == 5.0  # clipped
+
+
+def test_policy_log_prob_and_bounds() -> None:
+    torch.manual_seed(0)
+    policy = GoalConditionedPolicy(3, 2, 2, hidden=[16], horizon_dim=8, max_action=0.5)
+    obs, goal, h, a = torch.randn(10, 3), torch.randn(10, 2), torch.arange(1.0, 11.0), torch.rand(10, 2) - 0.5
+    mu, sigma = policy(obs, goal, h)
+    assert mu.abs().max() <= 0.5 and (sigma > 0).all()
+    expected = torch.distributions.Normal(mu, sigma).log_prob(a).sum(-1)
+    torch.testing.assert_close(policy.log_prob(obs, goal, h, a), expected)
+    with pytest.raises(ValueError, match="horizon"):
+        policy(obs, goal)
+    assert policy.act(np.zeros(3), np.zeros(2), horizon=3).shape == (2,)
+    assert not GoalConditionedPolicy(3, 2, 2, hidden=[16], horizon_dim=0).uses_horizon
+
+
+def rollout_success(act, n: int = 100, seed: int = 99) -> float:
+    vec = gymnasium.make_vec("recast/PointReach-v0", num_envs=n)
+    obs, _ = vec.reset(seed=seed)
+    for _ in range(50):
+        obs, _, _, _, info = vec.step(act(obs["observation"], obs["desired_goal"]))
+    return float(np.mean(info["is_success"]))
+
+
+def test_merlin_learns_to_reach_in_the_open_arena() -> None:
+    """A few hundred Merlin updates on *random* data: success far above a random policy's."""
+    data = build_dataset(PointReachEnv(), "random", 300, seed=0)
+    agent = make_agent("merlin", data, LearnerConfig(hidden=[64, 64], batch_size=256, lr=1e-3), seed=0)
+    rng = np.random.default_rng(0)
+    random_policy = rollout_success(lambda o, g: rng.uniform(-1, 1, (len(o), 2)))
+    losses = [agent.update()["policy_loss"] for _ in range(400)]
+    assert np.mean(losses[-50:]) < np.mean(losses[:50])
+    merlin = rollout_success(agent.act)
+    assert random_policy < 0.1 and merlin > random_policy + 0.5, (random_policy, merlin)
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_every_agent_trains_acts_and_is_seeded(name: str) -> None:
+    env = PointReachEnv()
+    data = build_dataset(env, "expert", 40, horizon=10, seed=0)
+    stitch = StitchConfig(encoder_hidden=16, encoder_steps=5, encoder_batch=32)
+
+    def losses(seed: int) -> list[float]:
+        agent = make_agent(name, data, SMALL, stitch=stitch, reward_fn=env.compute_reward, seed=seed)
+        out = [agent.update()["policy_loss"] for _ in range(5)]
+        assert agent.act(np.zeros((3, 2)), np.ones((3, 2))).shape == (3, 2)
+        return out
+
+    first = losses(0)
+    assert np.all(np.isfinite(first)) and first == losses(0) and first != losses(1)
+    agent = make_agent(name, data, SMALL, stitch=stitch, reward_fn=env.compute_reward)
+    expected = {"merlin": (True, SMALL.p_her), "merlin_np": (True, SMALL.p_her), "gcsl": (False, 1.0),
+                "wgcsl": (False, 1.0), "gcbc": (False, 0.0)}[name]
+    assert (agent.policy.uses_horizon, agent.sampler.p_her) == expected
+
+
+def test_wgcsl_weights_reduce_to_discounting() -> None:
+    """With β = 0 and no best-advantage filter the weight is exactly γ^(j − i)."""
+    env = PointReachEnv()
+    data = build_dataset(env, "random", 20, horizon=10, seed=0)
+    agent = make_agent("wgcsl", data, SMALL, wgcsl=WGCSLConfig(beta=0.0, baw_max=0.0, gamma=0.9),
+                       reward_fn=env.compute_reward)
+    batch = agent.sample()
+    assert set(np.unique(batch["reward"])) <= {-1.0, 0.0}
+    torch_batch = {k: torch.as_tensor(v) for k, v in batch.items() if k in agent.batch_keys}
+    w = agent.weights(torch_batch)
+    torch.testing.assert_close(w, 0.9 ** torch_batch["offset"].float())
+    with pytest.raises(ValueError, match="reward_fn"):
+        make_agent("wgcsl", data, SMALL)
+
+
+def test_stitching_without_jumps_copies_trajectories_and_with_jumps_reuses_transitions() -> None:
+    data = build_dataset(PointReachEnv(), "random", 30, horizon=8, seed=0)
+    policy = GoalConditionedPolicy(2, 2, 2, hidden=[8])
+    policy.fit_normalisers(data.observations.reshape(-1, 2), data.achieved_goals.reshape(-1, 2))
+
+    def stitch(radius: float):
+        cfg = StitchConfig(encoder_hidden=16, encoder_steps=20, encoder_batch=32, stitching_radius=radius, candidates=4)
+        stitcher = LatentStitcher(2, cfg, policy.obs_norm, torch.device("cpu"))
+        stitcher.fit(data, np.random.default_rng(0))
+        return stitcher.stitch(data, 50, np.random.default_rng(1))
+
+    copies, rate = stitch(1.0 + 1e-9)  # similarity never exceeds 1: no jumps
+    assert rate == 0.0
+    for traj in copies.observations:
+        assert any(np.array_equal(traj, d) for d in data.observations)
+    np.testing.assert_array_equal(copies.desired_goals, copies.achieved_goals[:, -1:].repeat(8, axis=1))
+
+    stitched, rate = stitch(-1.0)  # jump whenever a neighbour has enough history
+    assert rate > 0.2 and stitched.actions.shape == (50, 8, 2)
+    pairs = {tuple(np.r_[o, a]) for o, a in zip(data.observations[:, :-1].reshape(-1, 2), data.actions.reshape(-1, 2))}
+    for o, a in zip(stitched.observations[:, :-1].reshape(-1, 2), stitched.actions.reshape(-1, 2)):
+        assert tuple(np.r_[o, a]) in pairs  # every stitched step is a real (s, a) of the dataset
