@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -64,3 +66,20 @@ def resolve_device(device: str) -> str:
                 raise UsageError(f"device '{device}' requested but CUDA is not available; use --device cpu or auto")
         return device
     raise UsageError(f"unknown device '{device}'; choose one of: cpu, cuda, auto")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with torch's intra-op thread count set to `n` (n <= 0: leave it), then restore it.
+
+    Small models on a busy 2-core machine run fastest on one thread; paper presets pass 0.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

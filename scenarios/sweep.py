@@ -12,7 +12,6 @@ scenario's main metric against the first grid key, and each job's own run direct
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys

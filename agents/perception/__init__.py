@@ -1,5 +1,11 @@
-"""Perception models (image encoders). Import from the submodules, e.g. ``agents.perception.convnets``."""
+"""Perception models shared across methods: one ViT, one text encoder, small CNNs and ResNets.
 
-# ViT and text encoder (image–text pretraining: SPARC, CLIP, SigLIP; reused by Llip).
-from agents.perception.text import TextConfig, TextEncoder, TextOutput  # noqa: E402
-from agents.perception.vit import Block, ViT, ViTConfig, ViTOutput  # noqa: E402
+- ``agents.perception.vit``: ViT image encoder (patch tokens + pooled embedding) — SPARC, CLIP, SigLIP, Llip.
+- ``agents.perception.text``: transformer text encoder (token embeddings + pooled embedding).
+- ``agents.perception.convnets``: small CNN and CIFAR-style ResNets (Lookbehind-SAM).
+"""
+
+from agents.perception.text import TextConfig, TextEncoder, TextOutput
+from agents.perception.vit import Block, ViT, ViTConfig, ViTOutput
+
+__all__ = ["Block", "TextConfig", "TextEncoder", "TextOutput", "ViT", "ViTConfig", "ViTOutput"]

@@ -24,7 +24,6 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pandas as pd
-import torch
 
 import envs  # noqa: F401  (registers recast/*)
 from agents.policies import AGENTS, LearnerConfig, StitchConfig, WGCSLConfig, make_agent
@@ -33,6 +32,7 @@ from scenarios.goals.figures import bar_figure, rooms_figure
 from scenarios.plotting import line_with_ci
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
+from scenarios.seeding import torch_threads
 from scenarios.stats import aggregate, ci_table, markdown_table, mean_ci
 
 EPISODE_STEPS = 50
@@ -156,12 +156,8 @@ def train_and_evaluate(agent: Any, cfg: GoalReachingConfig, vec_env: Any, select
 
 
 def run(cfg: GoalReachingConfig, ctx: RunContext) -> ScenarioResult:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.torch_threads)
-    try:
+    with torch_threads(cfg.torch_threads):
         return _run(cfg, ctx)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg: GoalReachingConfig, ctx: RunContext) -> ScenarioResult:

@@ -33,6 +33,7 @@ from scenarios.media.figures import grounding_grid, metric_bars
 from scenarios.plotting import line_with_ci
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
+from scenarios.seeding import torch_threads
 from scenarios.stats import ci_table, markdown_table
 
 # method name -> (head, extra head kwargs); SPARC's λ's, threshold and token mean come from cfg.sparc.
@@ -117,7 +118,7 @@ class PretrainingConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     methods: list[str] = field(default_factory=lambda: ["clip", "siglip", "sparc"])
     n_seeds: int = 3
-    threads: int = 1  # torch intra-op threads (1 is fastest on a busy 2-core machine; 0 = torch's default)
+    torch_threads: int = 1  # torch intra-op threads (1 is fastest on a busy 2-core machine; 0 = torch's default)
 
     def validate(self) -> None:
         self.world.spec()  # raises ValueError on a bad geometry or held-out list
@@ -142,8 +143,8 @@ class PretrainingConfig:
             raise ValueError("eval sizes must be >= 1")
         if not 0 < e.threshold <= 1:
             raise ValueError(f"eval.threshold must be in (0, 1], got {e.threshold}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
+        if self.torch_threads < 0:
+            raise ValueError(f"torch_threads must be >= 0, got {self.torch_threads}")
 
 
 def build_model(cfg: PretrainingConfig, world: MediaWorld) -> DualEncoder:
@@ -236,13 +237,8 @@ def evaluate(model: DualEncoder, cfg: PretrainingConfig, sets: dict[str, Any], e
 
 
 def run(cfg: PretrainingConfig, ctx: RunContext) -> ScenarioResult:
-    previous_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.torch_threads):
         return _run(cfg, ctx)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _run(cfg: PretrainingConfig, ctx: RunContext) -> ScenarioResult:
@@ -314,7 +310,7 @@ PRESETS = {
               "train": {"steps": 200_000, "batch_size": 16_384, "lr": 7e-4, "weight_decay": 0.1,
                         "warmup_steps": 2_500, "eval_every": 5_000},
               "eval": {"n_scenes": 5000, "n_single": 5000, "n_heldout": 5000, "n_val": 1000, "env_steps": 1000},
-              "threads": 0},
+              "torch_threads": 0},
 }
 
 SCENARIO = Scenario(

@@ -33,12 +33,21 @@ from agents.optimizers.probes import hessian_top_eigenvalue, rho_ball_sharpness,
 from agents.perception.convnets import MODELS, build_model
 from envs.tasks import SOURCES, TaskData, make_tasks
 from scenarios.optimization.training import (
-    ARMS, OptimConfig, build_optimizer, class_mask, env_accuracy, evaluation_weights, forgetting_metrics,
-    masked_accuracy, passes_per_update, train_epoch,
+    ARMS,
+    OptimConfig,
+    build_optimizer,
+    class_mask,
+    env_accuracy,
+    evaluation_weights,
+    forgetting_metrics,
+    masked_accuracy,
+    passes_per_update,
+    train_epoch,
 )
 from scenarios.plotting import line_with_ci, save
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
+from scenarios.seeding import torch_threads
 from scenarios.stats import aggregate, ci_table, markdown_table
 
 SCHEDULES = ("constant", "cosine", "multistep")
@@ -210,13 +219,8 @@ COLUMNS = {"test_acc": "test acc", "train_loss": "train loss", "sharpness": "ρ-
 
 
 def run(cfg: SharpnessConfig, ctx: RunContext) -> ScenarioResult:
-    threads = torch.get_num_threads()
-    if cfg.torch_threads > 0 and ctx.device == "cpu":
-        torch.set_num_threads(cfg.torch_threads)
-    try:
+    with torch_threads(cfg.torch_threads if ctx.device == "cpu" else 0):
         return _run(cfg, ctx)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg: SharpnessConfig, ctx: RunContext) -> ScenarioResult:

@@ -14,7 +14,7 @@ from agents.persuasion import (
     tag_only_scheme,
     threshold_flagging_scheme,
 )
-from envs.social import PostStates, SocialGame
+from envs.social import SocialGame
 from envs.social.model import MisinformationModel
 
 GRAPHS = ("erdos_renyi", "barabasi_albert", "watts_strogatz")

@@ -26,7 +26,7 @@ from scenarios.persuasion.common import GameConfig, NetworkConfig, optimal_schem
 from scenarios.plotting import line_with_ci, lines
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
-from scenarios.stats import ci_table, markdown_table, mean_ci
+from scenarios.stats import markdown_table, mean_ci
 
 PLATFORMS = ("resolve", "fixed", "none")
 FIGURE_ROUNDS = 80

@@ -1,0 +1,1 @@
+"""Event-sequence scenarios: long-horizon forecasting of marked temporal point processes."""
