@@ -46,6 +46,7 @@ from envs.events import (
 from scenarios.plotting import line_with_ci
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
+from scenarios.seeding import torch_threads
 from scenarios.stats import ci_table, markdown_table, mean_ci
 
 MODELS = ("cdiff", "cdiff_original", "iftpp", "hawkes_mle", "oracle")
@@ -232,15 +233,10 @@ def claim_rows(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, flo
 
 
 def run(cfg: TPPForecastingConfig, ctx: RunContext) -> ScenarioResult:
-    threads = torch.get_num_threads()
-    if cfg.torch_threads > 0:
-        torch.set_num_threads(cfg.torch_threads)
-    try:
-        rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    with torch_threads(cfg.torch_threads):
         for rep, seed in enumerate(ctx.progress(ctx.seeds.replicates(cfg.n_seeds), desc="seeds")):
             rows += run_replicate(cfg, ctx, rep, seed)
-    finally:
-        torch.set_num_threads(threads)
     frame = pd.DataFrame(rows)
     frame.to_csv(ctx.path("results.csv"), index=False)
 
