@@ -1,0 +1,82 @@
+"""The persuasion scenarios: analytic vs simulated agreement, the performative map's fixed points."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from envs.social import SocialGame, performative_update
+from scenarios.persuasion.common import SENDERS, GameConfig
+from scenarios.persuasion.performative import run_dynamics
+from scenarios.run import execute
+
+
+@pytest.fixture(scope="module")
+def single_round(tmp_path_factory):
+    return execute("misinformation_single_round", preset="smoke", runs_root=tmp_path_factory.mktemp("runs"),
+                   show_progress=False, overrides=["n_seeds=4"])
+
+
+def test_single_round_lp_beats_baselines_and_simulation_matches_analytic(single_round) -> None:
+    assert single_round["status"] == "complete"
+    m = single_round["metrics"]
+    lp = m["optimal_p_share_and_misinformation"]
+    assert lp < m["no_signal_p_share_and_misinformation"] and lp < m["full_reveal_p_share_and_misinformation"]
+    for baseline in ("no_signal", "full_reveal", "tag_only"):  # obedient baselines: the LP's value is never lower
+        assert m["optimal_platform_utility"] >= m[f"{baseline}_platform_utility"] - 1e-9
+    assert m["analytic_covered_fraction"] >= 0.8  # simulated 95 % CIs cover the analytic values
+    assert abs(m["optimal_simulated_p_share_and_misinformation"] - lp) < 0.03
+    assert [row["policy"] for row in single_round["table"]] == list(SENDERS)
+
+
+def test_single_round_writes_figures_and_tables(single_round) -> None:
+    from pathlib import Path
+
+    run_dir = Path(single_round["run_dir"])
+    for name in ("misinformation_vs_accuracy.png", "platform_utility_vs_accuracy.png", "table.md",
+                 "comparison.csv", "analytic.csv", "simulated.csv"):
+        assert (run_dir / name).stat().st_size > 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["config"]["n_seeds"] == 4
+
+
+def test_performative_fixed_point_is_a_fixed_point() -> None:
+    base = GameConfig().build()
+    traj = run_dynamics(base, 0.5, "resolve", max_rounds=200, tol=1e-10)
+    assert traj.converged_at is not None
+    mu = traj.priors[-1]
+    from scenarios.persuasion.common import optimal_scheme
+
+    game = base.with_prior(mu)
+    nxt, _ = performative_update(mu, base.prior, game.outcomes(optimal_scheme(game)).share_given_state, 0.5)
+    assert np.abs(nxt - mu).max() < 1e-9
+    # performative feedback erodes persuasion on the default instance (spec §5.4)
+    assert traj.misinformation[-1] > traj.misinformation[0] + 0.05
+
+
+def test_perfect_classifier_without_engagement_never_shares_misinformation() -> None:
+    base = GameConfig(engagement_weight=0.0).build(accuracy=1.0)
+    assert np.allclose(base.confusion, np.eye(4))
+    for eta in (0.25, 1.0):
+        traj = run_dynamics(base, eta, "resolve", max_rounds=100, tol=1e-10)
+        assert np.all(traj.misinformation <= 1e-12)
+
+
+def test_no_intervention_is_the_prior_optimal_action_every_round() -> None:
+    base: SocialGame = GameConfig().build()
+    traj = run_dynamics(base, 0.5, "none", max_rounds=50, tol=1e-10)
+    assert traj.converged_at == 1  # popular content dominates: everybody shares, the prior stays μ_base
+    assert traj.misinformation[0] == pytest.approx(base.prior @ base.misinformation)
+
+
+@pytest.mark.parametrize("override", ["eta=0", "eta=1.5", "game.prior=[0.5,0.5,0.5,0.5]", "accuracies=[1.2]",
+                                      "network.graph=ring", "policies=[oracle]"])
+def test_invalid_values_are_usage_errors(override, tmp_path) -> None:
+    from scenarios.errors import UsageError
+
+    name = "misinformation_single_round" if override.startswith(("policies", "network")) else "misinformation_performative"
+    with pytest.raises(UsageError, match=override.split("=")[0].split(".")[-1]):
+        execute(name, preset="smoke", runs_root=tmp_path, overrides=[override], show_progress=False)
+    assert not any(tmp_path.iterdir())  # nothing written for bad input
