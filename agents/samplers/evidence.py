@@ -2,20 +2,24 @@
 
 Following PolyChord (Handley et al. 2015, appendix) and ``gradNS/summaries.py``, we carry in log space
 E[Z], E[Z²] and, per cluster p, E[Z_p], E[Z_p²], E[Z X_p], E[Z_p X_p], E[X_p X_q] (E[X_p²] on the
-diagonal) and E[X_p]. Killing the lowest point (log-likelihood ℓ) of cluster p, with n live points left
-in p *after* the removal, updates (all on the old values):
+diagonal) and E[X_p]. Killing the lowest of the n live points of cluster p (log-likelihood ℓ) shrinks
+X_p by t ~ Beta(n, 1) (E t = n/(n+1), E t² = n/(n+2)), which updates (all on the old values):
 
     Z      += X_p L/(n+1)                      Z X_p   = n/(n+1) Z X_p + n X_p² L/((n+1)(n+2))
     Z²     += 2 Z X_p L/(n+1) + 2 X_p² L²/((n+1)(n+2))
     Z X_q  += X_p X_q L/(n+1)   (q ≠ p)       X_p     = n/(n+1) X_p,  X_p² = n/(n+2) X_p²,
                                                X_p X_q = n/(n+1) X_p X_q (q ≠ p)
 
-and the same for Z_p, Z_p², Z_p X_p. The reported evidence is the log-normal moment match
-ln Z ≈ 2 ln E[Z] − ½ ln E[Z²], var(ln Z) ≈ ln E[Z²] − 2 ln E[Z].
+and the same for Z_p, Z_p², Z_p X_p. Here n counts the cluster's live points *before* the removal
+(spec §1.1 says "after"; with that count X shrinks by (n−1)/n instead of n/(n+1) per death and ln Z is
+biased low by ≈ D_KL/n_live — the bias shows in an exact-sampler simulation, so we use the Beta(n, 1)
+count). The last point of a cluster (n = 1 with no replacement to come) takes the whole remaining
+volume: the same formulas with n = 0 (``last=True``).
 
-The dead point's log prior-volume weight is ln w = ln X_p(before the kill) − ln(n+1), so that
-Σ_i w_i L_i is exactly the E[Z] accumulator (we use the pre-shrink X; gradNS uses the post-shrink X,
-an O(1/n) inconsistency listed in spec §8.5).
+The reported evidence is the log-normal moment match ln Z ≈ 2 ln E[Z] − ½ ln E[Z²],
+var(ln Z) ≈ ln E[Z²] − 2 ln E[Z]. The dead point's log prior-volume weight is ln w = ln X_p(before the
+kill) − ln(n+1), so that Σ_i w_i L_i is exactly the E[Z] accumulator (we use the pre-shrink X; gradNS
+uses the post-shrink X, an O(1/n) inconsistency listed in spec §8.5).
 """
 
 from __future__ import annotations
@@ -63,11 +67,16 @@ class EvidenceTracker:
         m = self.log_x.max()
         return NEG_INF if m == NEG_INF else float(m + np.log(np.exp(self.log_x - m).sum()))
 
-    def kill(self, p: int, n: int, logl: float) -> float:
-        """Kill a point of cluster `p` with log-likelihood `logl`, `n` live points left in p; return its ln w."""
+    def kill(self, p: int, n: int, logl: float, last: bool = False) -> float:
+        """Kill the lowest of the `n` live points of cluster `p` (log-likelihood `logl`); return its ln w.
+
+        ``last=True``: no live point of p remains to explore its volume; the point takes all of X_p.
+        """
+        n = 0 if last else n
         ln1 = math.log(n + 1)
         a = logl - ln1  # ln L/(n+1)
-        b = 2.0 * logl - ln1 - math.log(n + 2)  # ln L²/((n+1)(n+2))
+        c = logl - ln1 - math.log(n + 2)  # ln L/((n+1)(n+2))
+        b = c + logl  # ln L²/((n+1)(n+2))
         lxp, lxp2 = float(self.log_x[p]), float(self.log_xx[p, p])
         shrink, shrink2 = _log(n) - ln1, _log(n) - math.log(n + 2)
 
@@ -76,8 +85,8 @@ class EvidenceTracker:
         others = np.arange(self.n_clusters) != p
         if others.any():
             self.log_zx[others] = np.logaddexp(self.log_zx[others], self.log_xx[p, others] + a)
-        self.log_zx[p] = _lae(self.log_zx[p] + shrink, _log(n) + lxp2 + b)
-        self.log_zpxp[p] = _lae(self.log_zpxp[p] + shrink, _log(n) + lxp2 + b)
+        self.log_zx[p] = _lae(self.log_zx[p] + shrink, _log(n) + lxp2 + c)
+        self.log_zpxp[p] = _lae(self.log_zpxp[p] + shrink, _log(n) + lxp2 + c)
         self.log_z = _lae(self.log_z, lxp + a)
         self.log_zp[p] = _lae(self.log_zp[p], lxp + a)
         self.log_x[p] = lxp + shrink

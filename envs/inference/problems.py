@@ -9,7 +9,7 @@ the functions of :func:`_ns`.
 | name | ln Z reference | spec |
 |---|---|---|
 | ``gaussian``  | closed form (normal CDFs): N(μ, σ² I) truncated to the box | §12.1 |
-| ``mixture``   | closed form: Σ w_k N(μ_k, σ_k² I), here 1/3 and 2/3 at ∓2.5 e₁, σ = 0.5 | §12.4 |
+| ``mixture``   | closed form: Σ w_k N(μ_k, σ_k² I), here 1/3 and 2/3 at ∓3 e₁, σ = 0.75 | §12.4 |
 | ``grid``      | closed form: 2-D grid of equal Gaussians (3×3, spacing 5, variance 0.3) | §12.4 |
 | ``shells``    | ln 2 + ln S_d + ln I_d − d ln 12, I_d by 1-D quadrature (exact up to it) | §12.2 |
 | ``funnel``    | 1-D quadrature over x₀ of the truncated conditionals (Neal's funnel) | §12.8 |
@@ -136,10 +136,10 @@ class GaussianMixture(PosteriorProblem):
 
 
 def two_mode_mixture(dim: int) -> GaussianMixture:
-    """Weights 1/3 and 2/3 at ∓2.5 e₁, σ = 0.5 (modes 10σ apart), prior [−5, 5]^d: unequal-mass modes."""
+    """Weights 1/3 and 2/3 at ∓3 e₁, σ = 0.75 (modes 8σ apart), prior [−5, 5]^d: unequal-mass modes."""
     means = np.zeros((2, dim))
-    means[:, 0] = (-2.5, 2.5)
-    return GaussianMixture("mixture", means, np.array([0.5, 0.5]), np.array([1.0, 2.0]), -5.0, 5.0)
+    means[:, 0] = (-3.0, 3.0)
+    return GaussianMixture("mixture", means, np.array([0.75, 0.75]), np.array([1.0, 2.0]), -5.0, 5.0)
 
 
 def grid_mixture(dim: int = 2, per_side: int = 3, spacing: float = 5.0, variance: float = 0.3) -> GaussianMixture:

@@ -250,9 +250,9 @@ def _figures(cfg: PerformativeConfig, ctx: RunContext, trajectories: dict[str, T
           ctx.path("prior_over_rounds.png"), xlabel="round", ylabel="prior probability",
           title=f"User prior under the re-solving platform (η = {cfg.eta})")
 
-    fixed_points = grid[grid.cell == "grid"].assign(eta=lambda d: "η = " + d.eta.astype(str))
+    fixed_points = grid[grid.cell == "grid"].rename(columns={"eta": "η"})
     line_with_ci(fixed_points, "accuracy", "final_misinformation", "platform", ctx.path("fixed_point_misinformation.png"),
-                 facet="eta", ylabel="P(share ∧ misinformation) at the end",
+                 facet="η", ylabel="P(share ∧ misinformation) at the end",
                  title="Where the dynamics settle, by classifier accuracy and η")
 
 
