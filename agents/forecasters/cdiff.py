@@ -35,7 +35,6 @@ one TE of width d/2; absolute history times are fed in units of the mean trainin
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,7 +45,7 @@ import torch
 from torch import nn
 
 from agents.diffusion import GaussianDiffusion, MultinomialDiffusion, make_schedule
-from agents.forecasters.common import BoxCoxStandardizer, EventBatch, Forecaster
+from agents.forecasters.common import BestCheckpoint, BoxCoxStandardizer, EventBatch, Forecaster
 from agents.forecasters.encoders import HistoryEncoder, sinusoid
 
 CHOICES = {"condition_on": ("noisy", "clean"), "horizon_mask": ("none", "causal"), "time_loss": ("l1", "l2"),
@@ -229,7 +228,7 @@ class CDiff(Forecaster):
                  "constant": None}[cfg.lr_schedule]
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max) if t_max else None
         dev_batch = EventBatch.from_windows(dev, self.device) if dev is not None else None
-        best, best_state, records, order = math.inf, None, [], torch.empty(0, dtype=torch.long)
+        checkpoint, records, order = BestCheckpoint(self.net), [], torch.empty(0, dtype=torch.long)
         steps = range(cfg.train_steps)
         for step in (progress(steps) if progress else steps):
             if order.numel() < cfg.batch_size:  # reshuffle once per epoch
@@ -252,13 +251,11 @@ class CDiff(Forecaster):
                 dt, kinds = self.forecast(dev_batch, self.n_target, cfg.eval_samples, g)
                 score = float(dev_score(dt, kinds))
                 record = {**(record or {"step": step, "loss": loss.item(), **parts}), "dev_score": score}
-                if score < best:
-                    best, best_state = score, copy.deepcopy(self.net.state_dict())
+                checkpoint.update(score)
             if record is not None:
                 records.append(record)
                 if log is not None:
                     log(record)
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
+        checkpoint.restore()
         self.net.eval()
         return records

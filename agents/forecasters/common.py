@@ -7,6 +7,8 @@ sequences as objects with ``times`` and ``types``.
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy import stats
+from torch import nn
 
 
 @dataclass
@@ -152,3 +155,18 @@ class BoxCoxStandardizer:
             x = base ** (1.0 / self.lam)
         dt = torch.nan_to_num(x / self.scale - self.eps, nan=self.min_dt).clamp(max=100.0 * self.max_dt)
         return torch.where(dt > 0, dt, torch.full_like(dt, 0.85 * self.min_dt))
+
+
+class BestCheckpoint:
+    """Keeps the weights with the lowest dev score seen during training and restores them at the end."""
+
+    def __init__(self, net: nn.Module):
+        self.net, self.score, self.state = net, math.inf, None
+
+    def update(self, score: float) -> None:
+        if score < self.score:
+            self.score, self.state = score, copy.deepcopy(self.net.state_dict())
+
+    def restore(self) -> None:
+        if self.state is not None:
+            self.net.load_state_dict(self.state)

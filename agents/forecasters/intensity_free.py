@@ -13,7 +13,6 @@ Spec tpp.md §9 (the standard formulation; not checked line by line against the 
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.forecasters.common import EventBatch, Forecaster, pad_sequences
+from agents.forecasters.common import BestCheckpoint, EventBatch, Forecaster, pad_sequences
 
 LOG_EPS = 1e-8  # τ floor inside the log (zero gaps are allowed in data)
 
@@ -112,7 +111,7 @@ class IntensityFree(Forecaster):
         g = torch.Generator(device=self.device).manual_seed(seed)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         dev_data = pad_sequences(dev, self.device) if dev else None
-        best, best_state, records, order = math.inf, None, [], torch.empty(0, dtype=torch.long)
+        checkpoint, records, order = BestCheckpoint(self.net), [], torch.empty(0, dtype=torch.long)
         steps = range(cfg.train_steps)
         for step in (progress(steps) if progress else steps):
             if order.numel() < cfg.batch_size:
@@ -130,14 +129,12 @@ class IntensityFree(Forecaster):
                 with torch.no_grad():
                     score = self.nll(dev_data).item()
                 record = {**(record or {"step": step, "nll": loss.item()}), "dev_nll": score}
-                if score < best:
-                    best, best_state = score, copy.deepcopy(self.net.state_dict())
+                checkpoint.update(score)
             if record is not None:
                 records.append(record)
                 if log is not None:
                     log(record)
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
+        checkpoint.restore()
         self.net.eval()
         return records
 
