@@ -19,6 +19,7 @@ PRESETS = ("smoke", "cpu", "paper")
 SCENARIO_MODULES: dict[str, str] = {
     "misinformation_single_round": "scenarios.persuasion.single_round",
     "misinformation_performative": "scenarios.persuasion.performative",
+    "nested_sampling": "scenarios.inference.nested_sampling",
     "goal_reaching": "scenarios.goals.goal_reaching",
     "sharpness": "scenarios.optimization.sharpness",
     "image_text_pretraining": "scenarios.media.image_text_pretraining",

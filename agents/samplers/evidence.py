@@ -105,7 +105,7 @@ class EvidenceTracker:
         idx = [p] + list(range(old, old + k - 1))
         frac = np.log(np.asarray(sizes, dtype=float) / n)
         pair = np.log(np.asarray(sizes, dtype=float) * (np.asarray(sizes) + 1.0) / (n * (n + 1.0)))
-        grow = lambda v: np.concatenate([v, np.full(k - 1, NEG_INF)])  # noqa: E731
+        grow = lambda v: np.concatenate([v, np.full(k - 1, NEG_INF)])
         lx, lxx_pp = self.log_x[p], self.log_xx[p, p]
         xx_row, zx, zp, zp2, zpxp = self.log_xx[p].copy(), self.log_zx[p], self.log_zp[p], self.log_zp2[p], self.log_zpxp[p]
         self.log_x, self.log_zx, self.log_zp = grow(self.log_x), grow(self.log_zx), grow(self.log_zp)

@@ -55,8 +55,8 @@ class HSSConfig:
     @classmethod
     def gradns(cls, **overrides) -> HSSConfig:
         """The gradNS kernel of spec §3 (paper defaults min_ref 1, max_ref 3, δ_p 0.05)."""
-        base = dict(n_steps=None, sigma_velocity=0.05, noise="paper", mirror_box=False, keep_last=False,
-                    restart_same_start=True, max_outside=3)
+        base = {"n_steps": None, "sigma_velocity": 0.05, "noise": "paper", "mirror_box": False, "keep_last": False,
+                "restart_same_start": True, "max_outside": 3}
         return cls(**{**base, **overrides})
 
     def validate(self) -> None:

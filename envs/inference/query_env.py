@@ -130,7 +130,7 @@ class PosteriorQueryEnv(gymnasium.Env[dict, np.ndarray]):
     v0: initial version.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 (Gymnasium's convention)
 
     def __init__(self, problem: str = "gaussian", dim: int = 2, batch_size: int = 32, budget: int = 100_000,
                  gradients: bool = True, render_mode: str | None = None, **problem_kwargs: Any):
