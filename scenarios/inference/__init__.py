@@ -1,0 +1,1 @@
+"""Inference scenarios: nested sampling (GGNS vs dynesty)."""
