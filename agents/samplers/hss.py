@@ -17,13 +17,14 @@ and a step inside perturbs the velocity with momentum noise. Two variants (``HSS
 * ``HSSConfig()`` — the default, our corrected variant. Measured on a ball in d = 32, the gradNS
   kernel's new point keeps a rank correlation ≈ 0.6 with its start (specular reflection off a sphere
   conserves angular momentum, so extra bounces do not help) and the nested-sampling estimate scatters
-  ≈ 3.5× its reported error; strong momentum noise fixes the correlation but a reservoir pick over the
+  ≈ 3.7× its reported error; strong momentum noise fixes the correlation but a reservoir pick over the
   inside states of a path then favours paths that spend time outside (points near the contour).
   So: a fixed path of ``n_steps`` steps, *isotropic* noise v ← unit(v + σ_v ε/√d) (symmetric, so the
   uniform direction law is invariant), the prior box folded exactly (x mirrored into [0, 1]^d, the
   billiard of the uniform prior), no pruning, and the output is the state at the last step — valid
-  only if inside; otherwise the caller draws a fresh start. With σ_v = 1 and 20 steps the output's rank
-  is uniform within 0.004 and its correlation with the start ≈ 0.05 (ball, d = 32).
+  only if inside; otherwise the caller draws a fresh start. With the defaults (σ_v = 0.5, 20 steps) the
+  output's rank (r/R)^d on a ball in d = 32 has mean 0.498 ± 0.003 (uniform: 0.5) and a correlation of
+  0.12 with its start's.
 """
 
 from __future__ import annotations

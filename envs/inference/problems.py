@@ -35,7 +35,7 @@ def _ns(x: Any) -> Any:
 
 
 def _logsumexp(a: Any, axis: int) -> Any:
-    return torch.logsumexp(a, axis) if isinstance(a, torch.Tensor) else special.logsumexp(a, axis)
+    return torch.logsumexp(a, axis) if isinstance(a, torch.Tensor) else np.logaddexp.reduce(a, axis=axis)
 
 
 def _log_box_mass(mu: np.ndarray, sigma: float, lo: float, hi: float) -> float:
