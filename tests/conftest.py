@@ -21,3 +21,12 @@ def ray_cluster():
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tests run torch on one intra-op thread: tiny models are much faster so on a busy 2-core machine."""
+    from scenarios.seeding import torch_threads
+
+    with torch_threads(1):
+        yield

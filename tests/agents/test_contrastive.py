@@ -28,14 +28,6 @@ from agents.perception import TextConfig, TextEncoder, ViT, ViTConfig
 EPS = 1e-6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: much faster than two on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_minmax_normalise() -> None:
     torch.testing.assert_close(minmax_normalise(torch.tensor([[1.0, 3.0, 2.0]])), torch.tensor([[0.0, 1.0, 0.5]]),

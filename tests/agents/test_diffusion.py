@@ -8,14 +8,6 @@ import torch
 from scipy import stats
 
 from agents.diffusion import GaussianDiffusion, MultinomialDiffusion, gumbel_argmax, make_schedule
-from scenarios.seeding import torch_threads
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one intra-op thread is much faster on a shared CPU (restored afterwards)."""
-    with torch_threads(1):
-        yield
 
 # --------------------------------------------------------------------------- schedules
 

@@ -26,7 +26,6 @@ from envs.events import (
     make_windows,
     synthetic_hawkes_dataset,
 )
-from scenarios.seeding import torch_threads
 
 PROCESS = HawkesProcess(mu=[0.3, 0.2], alpha=[[0.4, 0.2], [0.1, 0.5]], beta=1.5)
 
@@ -36,12 +35,6 @@ def data():
     return synthetic_hawkes_dataset(PROCESS, {"train": 120, "test": 20}, 30, 40, seed=0)
 
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one intra-op thread is much faster on a shared CPU (restored afterwards)."""
-    with torch_threads(1):
-        yield
 
 # --------------------------------------------------------------------------- shared parts
 

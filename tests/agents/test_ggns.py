@@ -12,15 +12,6 @@ from agents.samplers import GGNS, EvidenceTracker, HSSConfig, hamiltonian_slice_
 from envs.inference import LikelihoodMeter, make_problem
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batched ops run faster on one thread, especially on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_ggns(name: str, dim: int, n_live: int = 100, seed: int = 0, **kwargs):
     problem = make_problem(name, dim)
     sampler = GGNS(problem.log_likelihood, dim, problem.prior_transform, n_live=n_live, seed=seed, progress=False,

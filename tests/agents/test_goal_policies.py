@@ -11,21 +11,23 @@ import pytest
 import torch
 
 import envs  # noqa: F401  (registers recast/*)
-from agents.policies import (AGENTS, GoalConditionedPolicy, HorizonEmbedding, LatentStitcher, LearnerConfig,
-                             RelabelSampler, RunningNormaliser, StitchConfig, WGCSLConfig, make_agent,
-                             offset_probabilities)
+from agents.policies import (
+    AGENTS,
+    GoalConditionedPolicy,
+    HorizonEmbedding,
+    LatentStitcher,
+    LearnerConfig,
+    RelabelSampler,
+    RunningNormaliser,
+    StitchConfig,
+    WGCSLConfig,
+    make_agent,
+    offset_probabilities,
+)
 from envs.goals import PointReachEnv, build_dataset
 
 SMALL = LearnerConfig(hidden=[32, 32], batch_size=64, lr=1e-3)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small nets are fastest (and immune to busy cores) single-threaded; restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @dataclass

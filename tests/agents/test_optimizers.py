@@ -16,14 +16,6 @@ from agents.optimizers.probes import hessian_top_eigenvalue, rho_ball_sharpness,
 SGD = torch.optim.SGD
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread avoids oversubscribing a busy 2-core machine (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 # ---------------------------------------------------------------- a quadratic L(w) = ½ wᵀAw − bᵀw, ∇L = Aw − b
 A = torch.tensor([[3.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 2.0]], dtype=torch.float64)
 B = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)

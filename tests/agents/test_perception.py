@@ -8,15 +8,6 @@ import torch
 from agents.perception import TextConfig, TextEncoder, ViT, ViTConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: much faster than two on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_vit_shapes_and_mean_pooling() -> None:
     torch.manual_seed(0)
     vit = ViT(ViTConfig(image_size=32, patch_size=8, width=32, depth=1, heads=4, n_extra_tokens=3))

@@ -8,8 +8,17 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers recast/*)
-from envs.goals import (FETCH_ENV_IDS, GOAL_ENV_IDS, GoalDataset, PointReachEnv, PointRoomsEnv, ReacherGoalEnv,
-                        build_dataset, from_awgcsl, load_dataset)
+from envs.goals import (
+    FETCH_ENV_IDS,
+    GOAL_ENV_IDS,
+    GoalDataset,
+    PointReachEnv,
+    PointRoomsEnv,
+    ReacherGoalEnv,
+    build_dataset,
+    from_awgcsl,
+    load_dataset,
+)
 from envs.goals.fetch import AVAILABLE as HAS_ROBOTICS
 from envs.goals.four_rooms import WALL_MARGIN
 

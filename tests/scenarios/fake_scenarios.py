@@ -7,10 +7,9 @@ logging one record), ``bad_result`` (return a plain dict instead of a ScenarioRe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import os
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from scenarios import run as run_cli
+from scenarios import sweep as sweep_cli
 from scenarios.config import build_config, to_dict
 from scenarios.registry import get_scenario
-from scenarios import sweep as sweep_cli
 
 SR = "misinformation_single_round"
 PERF = "misinformation_performative"

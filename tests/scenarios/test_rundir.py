@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fake_scenarios as fake
 import pytest
 import yaml
 
-import fake_scenarios as fake
 from scenarios import registry
 from scenarios.errors import RunAborted
-from scenarios.rundir import RUNS_ROOT_ENV, new_run_dir
 from scenarios.run import execute, main
+from scenarios.rundir import RUNS_ROOT_ENV, new_run_dir
 
 
 def _strict_json(path: Path):

@@ -8,16 +8,16 @@ import os
 import time
 from pathlib import Path
 
+import fake_scenarios as fake
 import pandas as pd
 import pytest
 
-import fake_scenarios as fake
 from scenarios import registry
 from scenarios.executors import map_jobs
 from scenarios.seeding import SeedFlow
 from scenarios.stats import mean_ci
-from scenarios.sweep import main as sweep_main
 from scenarios.sweep import SweepInterrupted, parse_grid, sweep
+from scenarios.sweep import main as sweep_main
 
 SR = "misinformation_single_round"
 KEY = "game.misinformation_accuracy"

@@ -13,17 +13,10 @@ from scenarios.config import build_config
 from scenarios.errors import UsageError
 from scenarios.registry import get_scenario
 from scenarios.run import execute
-from scenarios.seeding import torch_threads
 
 NAME = "tpp_forecasting"
 MODELS = {"cdiff", "iftpp", "hawkes_mle", "oracle"}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one intra-op thread is much faster on a shared CPU (restored afterwards)."""
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture(scope="module")
