@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from scenarios.errors import UsageError
 from scenarios.registry import PRESETS, Scenario
+from scenarios.validation import check_config
 
 
 def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -33,12 +34,13 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:
         raise UsageError(f"bad override for scenario '{scenario.name}': {_one_line(err, scenario)}") from None
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        try:
-            validate()
-        except ValueError as err:
-            raise UsageError(f"invalid config for scenario '{scenario.name}': {err}") from None
+    try:
+        check_config(obj)  # declared ranges of every field (scenarios/validation.py)
+        validate = getattr(obj, "validate", None)
+        if validate is not None:
+            validate()  # the scenario's cross-field rules
+    except ValueError as err:
+        raise UsageError(f"invalid config for scenario '{scenario.name}': {err}") from None
     return obj
 
 
