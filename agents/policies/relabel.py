@@ -1,18 +1,24 @@
 """The one hindsight-relabelling sampler shared by Merlin, GCSL, WGCSL and GCBC (spec §2).
 
-Per sample, with T the trajectory length and (o, ag, g, a) the arrays of the dataset layout
-(``observations`` (N, T+1, ·), ``achieved_goals`` (N, T+1, ·), ``desired_goals`` (N, T, ·), ``actions`` (N, T, ·)):
+A trajectory has T actions and T + 1 states; in the dataset layout (``observations`` (N, T+1, ·),
+``achieved_goals`` (N, T+1, ·), ``desired_goals`` (N, T, ·), ``actions`` (N, T, ·)). Per sample:
 
-    trajectory k ~ U{0..N−1};  pair (i, j) ~ U{0 ≤ i < j ≤ T−1}
-    with prob p_her:  goal = ag[k, j],   h = j − i        (hindsight relabel)
-    otherwise:        goal = g[k, i],    h = T − i        (the episode's own goal)
+    trajectory k ~ U{0..N−1};  state index i, goal index j with 0 ≤ i < j ≤ T
+    with prob p_her:  goal = ag[k, j],   h = j − i          (hindsight relabel)
+    otherwise:        goal = g[k, i],    h = T + 1 − i      (the episode's own goal)
 
-Drawing the pair as h = j − i with P(h) ∝ T − h (h = 1..T−1), then i ~ U{0..T−1−h}, is exactly uniform over
-pairs; it implies the Merlin "noise schedule" P(h) ∝ T − h for relabelled samples and P(i) ∝ T − 1 − i
-(so h = T − i ∈ [2, T]) otherwise. Note that j ≤ T − 1: the last state ag[k, T] is never a relabelled
-goal, as in the spec's reading of the Merlin code.
+Two pair distributions (``pairs``):
 
-Batches also carry (o[k, i+1], ag[k, i+1]) for TD learning (WGCSL) and the relabel offset j − i.
+* ``"triu"`` (Merlin's code, ``src/components/buffer.py``): (i, j) uniform over ``triu_indices(T + 1, 1)``,
+  the T(T + 1)/2 pairs of the T + 1 states; every action a_0 … a_{T−1} is trained and the final state
+  ag_T can be a goal. Implied "noise schedule": P(h) ∝ T + 1 − h (h = 1 … T), P(i) ∝ T − i. The
+  unrelabelled horizon h = T + 1 − i ∈ [2, T + 1] is the code's ``max_trajectory_length − i`` with
+  max_trajectory_length = T + 1 states.
+* ``"uniform_t"`` (WGCSL / GCSL code, YangRui2015/AWGCSL ``supervised_sampler.py``): i ~ U{0..T−1}, then
+  j ~ U{i+1..T}.
+
+Batches also carry the episode goal (``desired``, for WGCSL's critic), (o[k, i+1], ag[k, i+1]) for TD
+learning and the relabel offset j − i.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+
+PAIR_MODES = ("triu", "uniform_t")
 
 
 class TrajectoryData(Protocol):
@@ -33,9 +41,9 @@ class TrajectoryData(Protocol):
 
 
 def offset_probabilities(horizon: int) -> np.ndarray:
-    """P(j − i = h) for a uniform pair 0 ≤ i < j ≤ T − 1: (T − h) / (T(T − 1)/2), for h = 1 … T − 1."""
-    h = np.arange(1, horizon)
-    return (horizon - h) / (horizon * (horizon - 1) / 2)
+    """P(j − i = h) for (i, j) uniform over triu_indices(T + 1, 1): (T + 1 − h) / (T(T + 1)/2), h = 1 … T."""
+    h = np.arange(1, horizon + 1)
+    return (horizon + 1 - h) / (horizon * (horizon + 1) / 2)
 
 
 class RelabelSampler:
@@ -45,42 +53,55 @@ class RelabelSampler:
         data: the trajectories (any object with the four arrays).
         p_her: probability of replacing the episode goal by a future achieved goal.
         rng: the numpy generator that drives all draws (reproducible batches).
+        pairs: ``"triu"`` (Merlin) or ``"uniform_t"`` (WGCSL/GCSL), the (i, j) distribution.
     """
 
-    def __init__(self, data: TrajectoryData, p_her: float, rng: np.random.Generator):
+    def __init__(self, data: TrajectoryData, p_her: float, rng: np.random.Generator, pairs: str = "triu"):
         if not 0.0 <= p_her <= 1.0:
             raise ValueError(f"p_her must be in [0, 1], got {p_her}")
+        if pairs not in PAIR_MODES:
+            raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
         obs, ag = np.asarray(data.observations, np.float32), np.asarray(data.achieved_goals, np.float32)
         self.n, self.horizon = data.actions.shape[:2]
-        if self.horizon < 2:
-            raise ValueError(f"trajectories need at least 2 steps for relabelling, got {self.horizon}")
+        if self.horizon < 1 or self.n < 1:
+            raise ValueError(f"need at least one trajectory of at least one step, got actions {data.actions.shape}")
         # flat (trajectory, step) rows: row k·(T+1) + t of obs/ag, row k·T + t of goals/actions
         self.obs, self.ag = obs.reshape(-1, obs.shape[-1]), ag.reshape(-1, ag.shape[-1])
         self.goals = np.asarray(data.desired_goals, np.float32).reshape(-1, ag.shape[-1])
         self.actions = np.asarray(data.actions, np.float32).reshape(-1, data.actions.shape[-1])
-        self.p_her, self.rng = float(p_her), rng
-        self._offset_cdf = np.cumsum(offset_probabilities(self.horizon))
-        self._offset_cdf[-1] = 1.0
+        self.p_her, self.rng, self.pairs = float(p_her), rng, pairs
+        self._pairs = np.column_stack(np.triu_indices(self.horizon + 1, 1))  # (T(T+1)/2, 2)
+
+    def draw_pairs(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(i, j) per sample, 0 ≤ i < j ≤ T, from the sampler's pair distribution."""
+        if self.pairs == "triu":
+            pick = self._pairs[self.rng.integers(len(self._pairs), size=batch_size)]
+            return pick[:, 0], pick[:, 1]
+        i = self.rng.integers(self.horizon, size=batch_size)
+        j = i + 1 + (self.rng.random(batch_size) * (self.horizon - i)).astype(np.int64)  # U{i+1..T}
+        return i, j
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
-        """A batch of numpy arrays: obs, goal, horizon, action, next_obs, next_achieved, and the draws
+        """A batch of numpy arrays: obs, goal, desired, horizon, action, next_obs, next_achieved, and the draws
         (relabelled, offset = j − i, index = i, trajectory = k)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         T, rng = self.horizon, self.rng
         k = rng.integers(self.n, size=batch_size)
-        offset = 1 + np.searchsorted(self._offset_cdf, rng.random(batch_size), side="right")  # P(h) ∝ T − h
-        i = (rng.random(batch_size) * (T - offset)).astype(np.int64)  # uniform on {0, …, T − 1 − h}
+        i, j = self.draw_pairs(batch_size)
         her = rng.random(batch_size) < self.p_her
         row, step_row = k * (T + 1) + i, k * T + i
-        goal = np.where(her[:, None], self.ag.take(row + offset, axis=0), self.goals.take(step_row, axis=0))
+        desired = self.goals.take(step_row, axis=0)
         return {
             "obs": self.obs.take(row, axis=0),
-            "goal": goal,
-            "horizon": np.where(her, offset, T - i).astype(np.float32),
+            "goal": np.where(her[:, None], self.ag.take(k * (T + 1) + j, axis=0), desired),
+            "desired": desired,
+            "horizon": np.where(her, j - i, T + 1 - i).astype(np.float32),
             "action": self.actions.take(step_row, axis=0),
             "next_obs": self.obs.take(row + 1, axis=0),
             "next_achieved": self.ag.take(row + 1, axis=0),
             "relabelled": her,
-            "offset": offset,
+            "offset": j - i,
             "index": i,
             "trajectory": k,
         }

@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from scipy.stats import chisquare
 
 import envs  # noqa: F401  (registers recast/*)
 from agents.policies import (
@@ -47,28 +48,49 @@ def labelled(n: int = 7, horizon: int = 6) -> Labelled:
     return Labelled(ag.copy(), ag, desired, ag[:, :-1].copy())
 
 
-def test_offset_probabilities_count_uniform_pairs() -> None:
-    T = 9
-    pairs = [(i, j) for i in range(T) for j in range(i + 1, T)]
-    counts = np.bincount([j - i for i, j in pairs], minlength=T)[1:]
+def test_offset_probabilities_count_triu_pairs() -> None:
+    T = 9  # actions; T + 1 states
+    pairs = [(i, j) for i in range(T + 1) for j in range(i + 1, T + 1)]
+    counts = np.bincount([j - i for i, j in pairs], minlength=T + 1)[1:]
     np.testing.assert_allclose(offset_probabilities(T), counts / len(pairs))
 
 
-def test_sampler_relabelled_horizons_follow_the_pair_distribution() -> None:
+def test_sampler_pairs_are_uniform_over_triu_indices_of_the_states() -> None:
+    """Merlin's code draws (i, j) uniformly from triu_indices(T + 1, 1): chi-square against that law."""
     data, T = labelled(), 6
     batch = RelabelSampler(data, p_her=1.0, rng=np.random.default_rng(0)).sample(60_000)
     k, i, h = batch["trajectory"], batch["index"], batch["horizon"].astype(int)
+    j = i + h
     assert batch["relabelled"].all()
     np.testing.assert_array_equal(batch["obs"], np.stack([k, i], -1))  # s_i of trajectory k
     np.testing.assert_array_equal(batch["action"], np.stack([k, i], -1))  # a_i
-    np.testing.assert_array_equal(batch["goal"], np.stack([k, i + h], -1))  # g = ag_j, j = i + h
+    np.testing.assert_array_equal(batch["goal"], np.stack([k, j], -1))  # g = ag_j
     np.testing.assert_array_equal(batch["next_obs"], np.stack([k, i + 1], -1))
-    assert h.min() >= 1 and (i + h).max() <= T - 1  # 0 ≤ i < j ≤ T − 1
-    freq = np.bincount(h, minlength=T)[1:] / len(h)
-    np.testing.assert_allclose(freq, (T - np.arange(1, T)) / (T * (T - 1) / 2), atol=0.01)  # P(h) ∝ T − h
-    pair_freq = np.bincount(i * T + i + h, minlength=T * T) / len(h)  # every pair equally likely
-    np.testing.assert_allclose(pair_freq[pair_freq > 0], 1 / (T * (T - 1) / 2), atol=0.01)
-    assert np.count_nonzero(pair_freq) == T * (T - 1) / 2
+    np.testing.assert_array_equal(batch["offset"], h)
+    rows, cols = np.triu_indices(T + 1, 1)  # the official pair set, 21 pairs for T = 6
+    observed = np.zeros((T + 1, T + 1))
+    np.add.at(observed, (i, j), 1)
+    assert observed.sum() == observed[rows, cols].sum()  # no draw outside the set
+    assert observed[:, T].sum() > 0 and np.bincount(i, minlength=T)[T - 1] > 0  # final state a goal, a_{T−1} trained
+    stat, p = chisquare(observed[rows, cols])  # uniform expected counts
+    assert p > 1e-3, (stat, p)
+    bad = RelabelSampler(data, 1.0, np.random.default_rng(0), pairs="uniform_t")  # a different law is rejected
+    b = bad.sample(60_000)
+    wrong = np.zeros((T + 1, T + 1))
+    np.add.at(wrong, (b["index"], b["index"] + b["offset"]), 1)
+    assert chisquare(wrong[rows, cols])[1] < 1e-10
+
+
+def test_uniform_t_pairs_match_awgcsl() -> None:
+    """WGCSL/GCSL (AWGCSL): i ~ U{0..T−1}, then j ~ U{i+1..T}: P(i, j) = 1 / (T (T − i))."""
+    data, T = labelled(), 6
+    b = RelabelSampler(data, 1.0, np.random.default_rng(2), pairs="uniform_t").sample(80_000)
+    i, j = b["index"], b["index"] + b["offset"]
+    rows, cols = np.triu_indices(T + 1, 1)
+    observed = np.zeros((T + 1, T + 1))
+    np.add.at(observed, (i, j), 1)
+    expected = len(i) / (T * (T - rows))
+    assert chisquare(observed[rows, cols], expected)[1] > 1e-3
 
 
 def test_sampler_unrelabelled_uses_episode_goal_and_time_to_end() -> None:
@@ -77,9 +99,10 @@ def test_sampler_unrelabelled_uses_episode_goal_and_time_to_end() -> None:
     i = batch["index"]
     assert not batch["relabelled"].any()
     np.testing.assert_array_equal(batch["goal"], np.stack([batch["trajectory"], np.full_like(i, -1)], -1))
-    np.testing.assert_array_equal(batch["horizon"], T - i)  # h = T − i ∈ [2, T]
-    freq = np.bincount(i, minlength=T - 1) / len(i)
-    np.testing.assert_allclose(freq, (T - 1 - np.arange(T - 1)) / (T * (T - 1) / 2), atol=0.01)  # P(i) ∝ T − 1 − i
+    np.testing.assert_array_equal(batch["desired"], batch["goal"])
+    np.testing.assert_array_equal(batch["horizon"], T + 1 - i)  # the code's max_trajectory_length − i
+    freq = np.bincount(i, minlength=T) / len(i)
+    np.testing.assert_allclose(freq, (T - np.arange(T)) / (T * (T + 1) / 2), atol=0.01)  # P(i) ∝ T − i
 
 
 def test_sampler_mixes_at_p_her_and_is_reproducible() -> None:
