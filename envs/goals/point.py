@@ -1,7 +1,8 @@
 """A point mass reaching a goal in an open square arena (``recast/PointReach-v0``).
 
-Port of the multiworld/WGCSL ``Point2DLargeEnv`` idea used by Merlin's PointReach task; the sizes
-(half-width 5, unit step, goal radius 0.5) are our reconstruction, not read from the original code.
+Port of multiworld/WGCSL/Merlin's ``Point2DLargeEnv-v1`` (PointReach): ``boundary_dist=5``, ``action_scale=1``,
+``target_radius=1``, start and goal uniform on the square, reward −1[‖p − g‖ > 1]. The earlier, harder variant
+is ``PointReachEnv(distance_threshold=0.5)``.
 """
 
 from __future__ import annotations
@@ -33,15 +34,17 @@ class PointReachEnv(GoalReachingEnv):
     Never terminates; ``gymnasium.make`` truncates after 50 steps.
 
     ## Arguments
-    ``size`` (L, default 5), ``step_size`` (δ, default 1), ``distance_threshold`` (ε, default 0.5), ``render_mode``.
+    ``size`` (L, default 5), ``step_size`` (δ, default 1), ``distance_threshold`` (ε, default 1 as the
+    original's ``target_radius``), ``render_mode``.
     """
 
     obs_dim, goal_dim, act_dim = 2, 2, 2
 
-    def __init__(self, size: float = 5.0, step_size: float = 1.0, distance_threshold: float = 0.5,
+    def __init__(self, size: float = 5.0, step_size: float = 1.0, distance_threshold: float = 1.0,
                  render_mode: str | None = None):
-        if size <= 0 or step_size <= 0 or distance_threshold <= 0:
-            raise ValueError("size, step_size and distance_threshold must be positive")
+        if not (np.isfinite([size, step_size, distance_threshold]).all() and min(size, step_size,
+                                                                                  distance_threshold) > 0):
+            raise ValueError("size, step_size and distance_threshold must be finite and positive")
         self.size, self.step_size, self.distance_threshold = float(size), float(step_size), float(distance_threshold)
         self.obs_bound = self.goal_bound = self.size
         super().__init__(render_mode)

@@ -88,8 +88,53 @@ def test_scripted_expert_reaches_goals(world: type) -> None:
     assert np.mean(env.goal_distance(env.achieved(state), goal) <= env.distance_threshold) > 0.97
 
 
-def test_four_rooms_walls_block_except_doorways() -> None:
+def test_official_radii() -> None:
+    """Merlin/WGCSL's Point2DLargeEnv-v1 and Point2D-FourRoom-v1 both use target_radius = 1."""
+    assert PointReachEnv().distance_threshold == 1.0 and PointRoomsEnv().distance_threshold == 1.0
+    assert gymnasium.make("recast/PointRooms-v0").unwrapped.layout == "official"
+    env = PointReachEnv()
+    assert env.compute_reward(np.array([0.0, 0.99]), np.zeros(2)) == 0.0
+    assert env.compute_reward(np.array([0.0, 1.01]), np.zeros(2)) == -1.0
+    assert PointRoomsEnv(layout="thin").distance_threshold == 0.5  # the earlier, harder variant
+
+
+def test_four_rooms_official_geometry() -> None:
+    """four-room-v1 with L = 5, ball radius 0.5, wall thickness 0.3: each wall's centre line
+    (0.17·L = 0.85 central half-length, stubs from 1.05·L = 5.25) padded by 0.5 + 0.3 = 0.8."""
     env = PointRoomsEnv()
+    expected = np.array([
+        [-6.8, -4.45, -0.8, 0.8], [-1.65, 1.65, -0.8, 0.8], [4.45, 6.8, -0.8, 0.8],  # on y = 0
+        [-0.8, 0.8, 4.45, 6.8], [-0.8, 0.8, -1.65, 1.65], [-0.8, 0.8, -6.8, -4.45],  # on x = 0
+    ])
+    np.testing.assert_allclose(env.boxes, expected)
+    np.testing.assert_allclose([env.door_center, 2 * env.door_half_width], [3.05, 2.8])  # 2.8-wide openings
+    inside = np.array([[0.0, 0.0], [1.6, 0.0], [0.0, -1.6], [4.9, 0.5], [-0.5, 4.6]])
+    outside = np.array([[3.05, 0.0], [0.0, 3.05], [1.0, 1.0], [4.4, 0.0], [1.7, 0.0]])
+    assert env.inside_wall(inside).all() and not env.inside_wall(outside).any()
+    assert not env.inside_wall(env.sample_states(np.random.default_rng(0), 5000)).any()
+
+
+def test_four_rooms_official_collisions() -> None:
+    env = PointRoomsEnv()
+    start = np.array([[-3.0, 1.5], [-1.0, 1.5], [2.0, 2.0], [2.0, 1.0], [4.8, 1.5], [3.05, 0.5]])
+    action = np.array([[0.0, -1.0], [0.0, -1.0], [-1.0, -1.0], [-1.0, -0.5], [0.0, -1.0], [0.0, -1.0]])
+    moved = env.dynamics(start, action)
+    np.testing.assert_allclose(moved[0], [-3.0, 0.5])  # in the opening at x = −3: free
+    np.testing.assert_allclose(moved[1], [-1.0, 0.81])  # onto the cross's top side y = 0.8: stops 0.01 above
+    np.testing.assert_allclose(moved[2], [1.0, 1.0])  # into the notch of the cross: free
+    # bounding-box rule: the move's box meets the top (y = 0.8) and right (x = 1.65) sides: both stop it
+    np.testing.assert_allclose(moved[3], [1.66, 0.81])
+    np.testing.assert_allclose(moved[4], [4.8, 0.81])  # onto the stub's top side
+    np.testing.assert_allclose(moved[5], [3.05, -0.5])  # through the opening
+    rng = np.random.default_rng(1)  # invariant: a random walk never ends inside a wall
+    state = env.sample_states(rng, 2000)
+    for _ in range(30):
+        state = env.dynamics(state, rng.uniform(-1, 1, state.shape))
+        assert not env.inside_wall(state).any() and np.abs(state).max() <= 5.0
+
+
+def test_four_rooms_thin_walls_block_except_doorways() -> None:
+    env = PointRoomsEnv(layout="thin")
     start = np.array([[-0.5, 1.0], [-0.5, 2.5], [1.0, -0.4], [-2.5, -0.5], [0.5, 0.5]])
     action = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [-1.0, -1.0]])
     moved = env.dynamics(start, action)
@@ -109,6 +154,8 @@ def test_four_rooms_walls_block_except_doorways() -> None:
             at = state[crossed, 1 - axis] + t * (new[crossed, 1 - axis] - state[crossed, 1 - axis])
             assert np.all(env.in_door(at))
         state = new
+    with pytest.raises(ValueError, match="layout"):
+        PointRoomsEnv(layout="maze")
 
 
 def test_reacher_kinematics() -> None:
