@@ -28,7 +28,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.policies.goal_conditioned import GoalConditionedPolicy, RunningNormaliser, adam, mlp
-from agents.policies.relabel import RelabelSampler, TrajectoryData, concat_batches, to_torch
+from agents.policies.relabel import PAIR_MODES, RelabelSampler, TrajectoryData, concat_batches, to_torch
+
+ACTOR_LOSSES = ("gaussian", "mse")
 
 
 @dataclass
@@ -43,6 +45,8 @@ class LearnerConfig:
     batch_size: int = 512
     p_her: float = 1.0  # Merlin's task-tuned relabelling probability (GCSL/WGCSL: 1, GCBC: 0)
     test_horizon: int = 1  # the constant h fed to Merlin at test time
+    pairs: str = "triu"  # (i, j) law: "triu" (Merlin's code) or "uniform_t" (AWGCSL's GCSL/WGCSL/GCBC)
+    actor_loss: str = "gaussian"  # "gaussian" NLL (Merlin) or "mse" on μ (AWGCSL's deterministic actor)
 
     def validate(self) -> None:
         if not self.hidden or min(self.hidden) < 1:
@@ -53,6 +57,10 @@ class LearnerConfig:
             raise ValueError(f"p_her must be in [0, 1], got {self.p_her}")
         if self.test_horizon < 1 or self.horizon_dim < 0 or self.horizon_dim % 2:
             raise ValueError("test_horizon must be ≥ 1 and horizon_dim an even number ≥ 0")
+        if self.pairs not in PAIR_MODES:
+            raise ValueError(f"pairs must be one of {PAIR_MODES}, got {self.pairs!r}")
+        if self.actor_loss not in ACTOR_LOSSES:
+            raise ValueError(f"actor_loss must be one of {ACTOR_LOSSES}, got {self.actor_loss!r}")
 
 
 class Merlin:
@@ -84,7 +92,7 @@ class Merlin:
                                             self.config.max_period).to(self.device)
         goals = np.concatenate([data.achieved_goals.reshape(-1, goal_dim), data.desired_goals[:, 0]])
         self.policy.fit_normalisers(data.observations.reshape(-1, obs_dim), goals)
-        self.sampler = RelabelSampler(data, self.config.p_her, self.rng)
+        self.sampler = RelabelSampler(data, self.config.p_her, self.rng, self.config.pairs)
         self.optimizer = adam(self.policy.parameters(), self.config.lr)
         self.updates = 0
 
@@ -95,13 +103,19 @@ class Merlin:
         """Per-sample loss weights (None: plain behaviour cloning)."""
         return None
 
+    def sample_losses(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-sample actor loss: −log π(a | s, g, h) ("gaussian") or mean_d (a − μ)² ("mse", AWGCSL's actor)."""
+        horizon = batch["horizon"] if self.policy.uses_horizon else None
+        if self.config.actor_loss == "mse":
+            return ((batch["action"] - self.policy(batch["obs"], batch["goal"], horizon)[0]) ** 2).mean(-1)
+        return -self.policy.log_prob(batch["obs"], batch["goal"], horizon, batch["action"])
+
     def update(self) -> dict[str, float]:
-        """One gradient step on L(θ) = −E[w · log π(a | s, g, h)] (w = 1 unless :meth:`weights` says otherwise)."""
+        """One gradient step on L(θ) = E[w · ℓ(θ)] with ℓ the actor loss (w = 1 unless :meth:`weights` says otherwise)."""
         batch = to_torch(self.sample(), self.device, self.batch_keys)
         weights = self.weights(batch)
-        horizon = batch["horizon"] if self.policy.uses_horizon else None
-        log_prob = self.policy.log_prob(batch["obs"], batch["goal"], horizon, batch["action"])
-        loss = -(log_prob if weights is None else weights * log_prob).mean()
+        losses = self.sample_losses(batch)
+        loss = (losses if weights is None else weights * losses).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.grad_clip, foreach=True)
@@ -270,7 +284,7 @@ class MerlinNP(Merlin):
         self.encoder_losses = self.stitcher.fit(data, self.rng)
         n_synthetic = max(1, round(self.stitch_config.synthetic_fraction * data.actions.shape[0]))
         self.synthetic, self.jump_rate = self.stitcher.stitch(data, n_synthetic, self.rng)
-        self.synthetic_sampler = RelabelSampler(self.synthetic, self.config.p_her, self.rng)
+        self.synthetic_sampler = RelabelSampler(self.synthetic, self.config.p_her, self.rng, self.config.pairs)
 
     def sample(self) -> dict[str, np.ndarray]:
         n_synthetic = round(self.stitch_config.diffusion_ratio * self.config.batch_size)

@@ -183,22 +183,84 @@ def test_every_agent_trains_acts_and_is_seeded(name: str) -> None:
     first = losses(0)
     assert np.all(np.isfinite(first)) and first == losses(0) and first != losses(1)
     agent = make_agent(name, data, SMALL, stitch=stitch, reward_fn=env.compute_reward)
-    expected = {"merlin": (True, SMALL.p_her), "merlin_np": (True, SMALL.p_her), "gcsl": (False, 1.0),
-                "wgcsl": (False, 1.0), "gcbc": (False, 0.0)}[name]
-    assert (agent.policy.uses_horizon, agent.sampler.p_her) == expected
+    expected = {"merlin": (True, SMALL.p_her, "triu"), "merlin_np": (True, SMALL.p_her, "triu"),
+                "merlin_p": (True, SMALL.p_her, "triu"), "gcsl": (False, 1.0, "uniform_t"),
+                "wgcsl": (False, 1.0, "uniform_t"), "gcbc": (False, 0.0, "uniform_t")}[name]
+    assert (agent.policy.uses_horizon, agent.sampler.p_her, agent.sampler.pairs) == expected
 
 
-def test_wgcsl_weights_reduce_to_discounting() -> None:
-    """With β = 0 and no best-advantage filter the weight is exactly γ^(j − i)."""
+def wgcsl_with_known_networks(keep_original: float = 0.2):
+    """WGCSL whose critics are known linear maps and whose actors are constants (for hand computation)."""
+    env = PointReachEnv()
+    data = build_dataset(env, "random", 20, horizon=10, seed=0)
+    agent = make_agent("wgcsl", data, SMALL, wgcsl=WGCSLConfig(keep_original=keep_original),
+                       reward_fn=env.compute_reward, seed=0)
+    weights = {"online": ([0.5, -1.0, 2.0, 0.25, 1.5, -0.75], 3.0), "target": ([-0.2, 0.4, 0.1, -1.0, 0.5, 2.0], -1.0)}
+    biases = {"online": [0.3, -0.2], "target": [-0.6, 0.9]}
+    for which, (w, b) in weights.items():
+        linear = torch.nn.Linear(6, 1)
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor([w]))
+            linear.bias.fill_(b)
+        setattr(agent, "critic" if which == "online" else "critic_target", torch.nn.Sequential(linear))
+        last = (agent.policy if which == "online" else agent.policy_target).net[-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.copy_(torch.tensor(biases[which] + [0.0, 0.0]))
+    return agent, weights, biases
+
+
+def test_wgcsl_advantage_is_the_hand_computed_td_residual() -> None:
+    """A = r + γ Q(s', μ(s', g), g) − Q(s, μ(s, g), g) with r = 1[‖ag' − g‖ ≤ 1] ∈ {0, 1} (AWGCSL)."""
+    agent, weights, biases = wgcsl_with_known_networks()
+    batch = agent.sample()
+    tb = {k: torch.as_tensor(v) for k, v in batch.items() if k in agent.batch_keys}
+    mean_s, std_s = agent.policy.obs_norm.mean.numpy(), agent.policy.obs_norm.std.numpy()
+    mean_g, std_g = agent.policy.goal_norm.mean.numpy(), agent.policy.goal_norm.std.numpy()
+
+    def q(which: str, s: np.ndarray, g: np.ndarray) -> np.ndarray:
+        w, b = weights[which]
+        x = np.concatenate([np.clip((s - mean_s) / std_s, -5, 5), np.clip((g - mean_g) / std_g, -5, 5),
+                            np.broadcast_to(np.tanh(biases[which]), (len(s), 2))], axis=1)
+        return x @ np.array(w) + b
+
+    s, s2, g = batch["obs"], batch["next_obs"], batch["goal"]
+    r = (np.linalg.norm(batch["next_achieved"] - g, axis=1) <= 1.0).astype(float)
+    assert 0 < r.mean() < 1  # both rewards occur
+    expected = r + 0.98 * q("online", s2, g) - q("online", s, g)
+    np.testing.assert_allclose(agent.advantage(tb).numpy(), expected, rtol=1e-4, atol=1e-4)
+    # the critic's TD target uses the *target* actor and critic, on goals 20 % of which are the episode's own
+    gc = batch["critic_goal"]
+    rc = (np.linalg.norm(batch["next_achieved"] - gc, axis=1) <= 1.0).astype(float)
+    y = np.clip(rc + 0.98 * q("target", s2, gc), -50.0, 50.0)
+    np.testing.assert_allclose(agent.critic_target_value(tb).numpy(), y, rtol=1e-4, atol=1e-4)
+    own = [np.all(b["critic_goal"] == b["desired"], axis=1) for b in (agent.sample() for _ in range(60))]
+    assert not any(np.all(b["goal"] == b["desired"], axis=1).any() for b in [batch])  # p_her = 1: all relabelled
+    assert abs(np.mean(np.concatenate(own)) - 0.2) < 0.04
+
+
+def test_wgcsl_weights_schedule_and_polyak() -> None:
     env = PointReachEnv()
     data = build_dataset(env, "random", 20, horizon=10, seed=0)
     agent = make_agent("wgcsl", data, SMALL, wgcsl=WGCSLConfig(beta=0.0, baw_max=0.0, gamma=0.9),
                        reward_fn=env.compute_reward)
     batch = agent.sample()
-    assert set(np.unique(batch["reward"])) <= {-1.0, 0.0}
+    assert set(np.unique(batch["reward"])) <= {0.0, 1.0}
     torch_batch = {k: torch.as_tensor(v) for k, v in batch.items() if k in agent.batch_keys}
-    w = agent.weights(torch_batch)
-    torch.testing.assert_close(w, 0.9 ** torch_batch["offset"].float())
+    w = agent.weights(torch_batch)  # β = 0, no filter: w = γ^(j − i − 1) (AWGCSL's future_offset)
+    torch.testing.assert_close(w, 0.9 ** (torch_batch["offset"].float() - 1))
+    agent = make_agent("wgcsl", data, SMALL, reward_fn=env.compute_reward)  # q = min(0.15 n, 80) at batch n
+    before = [p.detach().clone() for p in agent.critic_target.parameters()]
+    agent.update()
+    for old, new, online in zip(before, agent.critic_target.parameters(), agent.critic.parameters()):
+        torch.testing.assert_close(new, 0.9 * old + 0.1 * online.detach())  # Polyak 0.9 after each batch
+    assert agent.baw_percentile == pytest.approx(0.15)
+    for _ in range(9):
+        agent.update()
+    assert agent.baw_percentile == pytest.approx(1.5)
+    agent.baw_percentile = 79.95
+    agent.update()
+    assert agent.baw_percentile == 80.0
     with pytest.raises(ValueError, match="reward_fn"):
         make_agent("wgcsl", data, SMALL)
 
