@@ -2,7 +2,8 @@
 
 Forecasters never import envs: they read history/target windows by attribute (``hist_times``, ``hist_dt``,
 ``hist_types``, ``hist_mask``, ``target_dt``, ``target_types`` — e.g. ``envs.events.ForecastWindows``) and
-sequences as objects with ``times`` and ``types``.
+sequences as objects with ``types`` and ``gaps`` (or ``times`` only). Every time a model sees is relative:
+history times are cumulative sums of the sequence's own gaps, never a file's absolute ``time_since_start``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch import nn
 class EventBatch:
     """Padded history (and optional target) tensors on one device; valid history events come first."""
 
-    hist_times: torch.Tensor  # (B, L) float, absolute times
+    hist_times: torch.Tensor  # (B, L) float, times since the window's start (cumsum of hist_dt)
     hist_dt: torch.Tensor  # (B, L) float, inter-arrival times
     hist_types: torch.Tensor  # (B, L) long
     hist_mask: torch.Tensor  # (B, L) bool
@@ -53,21 +54,32 @@ class EventBatch:
 
     @property
     def t_last(self) -> torch.Tensor:
-        """Absolute time of each window's last history event."""
+        """Time of each window's last history event (since the window's start)."""
         return self.hist_times.gather(1, (self.lengths - 1).clamp_min(0)[:, None]).squeeze(1)
 
 
+def sequence_gaps(seq: Any) -> np.ndarray:
+    """τ of one sequence: its ``gaps`` when it has them (loaded files always do), else diff(times) from 0."""
+    gaps = getattr(seq, "gaps", None)
+    if gaps is not None:
+        return np.asarray(gaps, dtype=float)
+    return np.diff(np.asarray(seq.times, dtype=float), prepend=0.0)
+
+
 def pad_sequences(sequences: Sequence[Any], device: str | torch.device = "cpu") -> EventBatch:
-    """Whole sequences (objects with ``times``, ``types``) as an :class:`EventBatch` with no target."""
+    """Whole sequences as an :class:`EventBatch` with no target: τ = :func:`sequence_gaps`, t = cumsum(τ).
+
+    Each sequence is observed from 0 (one gap before its first event) to its last event t_last.
+    """
     if not sequences:
         raise ValueError("no sequences to pad")
-    L = max(len(s.times) for s in sequences)
-    times, types, mask = np.zeros((len(sequences), L)), np.zeros((len(sequences), L), np.int64), np.zeros(
+    L = max(len(s.types) for s in sequences)
+    dt, types, mask = np.zeros((len(sequences), L)), np.zeros((len(sequences), L), np.int64), np.zeros(
         (len(sequences), L), bool)
     for i, s in enumerate(sequences):
-        n = len(s.times)
-        times[i, :n], types[i, :n], mask[i, :n] = s.times, s.types, True
-    dt = np.where(mask, np.diff(times, axis=1, prepend=0.0), 0.0)
+        n = len(s.types)
+        dt[i, :n], types[i, :n], mask[i, :n] = sequence_gaps(s), s.types, True
+    times = np.where(mask, np.cumsum(dt, axis=1), 0.0)
     return EventBatch.from_windows(
         type("Padded", (), {"hist_times": times, "hist_dt": dt, "hist_types": types, "hist_mask": mask}), device)
 

@@ -8,11 +8,15 @@ from envs.events.forecast_env import (
     synthetic_hawkes_dataset,
 )
 from envs.events.formats import (
+    BUNDLED,
     EventDataset,
     EventSequence,
+    bundled_path,
+    gap_disagreement,
     load_easytpp_json,
     load_event_file,
     load_hypro_pickle,
+    read_plain_pickle,
     save_easytpp_json,
     save_hypro_pickle,
     validate_sequence,
@@ -31,6 +35,7 @@ from envs.events.hawkes import (
 from envs.events.metrics import DEL_COSTS, count_rmse, dt_rmse, dt_smape, forecast_metrics, otd, otd_per_cost
 
 __all__ = [
+    "BUNDLED",
     "DEFAULT_HAWKES",
     "DEL_COSTS",
     "EventDataset",
@@ -44,6 +49,8 @@ __all__ = [
     "dt_rmse",
     "dt_smape",
     "forecast_metrics",
+    "bundled_path",
+    "gap_disagreement",
     "hawkes_intensity",
     "hawkes_log_likelihood",
     "load_easytpp_json",
@@ -52,6 +59,7 @@ __all__ = [
     "make_windows",
     "otd",
     "otd_per_cost",
+    "read_plain_pickle",
     "save_easytpp_json",
     "save_hypro_pickle",
     "simulate_hawkes",

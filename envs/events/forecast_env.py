@@ -5,6 +5,10 @@ before is the history. Target inter-arrival times are measured from the last his
 target's event times are ``cumsum(target_dt)`` from the horizon's start. Training sets may add shifted
 windows (target = last N events shifted back by 0, 1, 2, …; spec §1, 3 windows in the original code).
 
+Every window is relative to its own start: gaps are the sequence's own (a file's ``time_since_last_event``),
+and history times are the cumulative sums of the window's history gaps, so the window starts one gap before
+its first history event. A window never carries a file's absolute ``time_since_start`` (Taobao's ≈ 1.5e5).
+
 >>> import gymnasium, envs
 >>> env = gymnasium.make("recast/EventForecast-v0", n_target=5)
 >>> obs, info = env.reset(seed=0)
@@ -33,7 +37,7 @@ class ForecastWindows:
     """History/target windows as padded arrays (valid history events first, then padding).
 
     Attributes:
-        hist_times: (B, L) absolute event times since the sequence's start (0 on padding).
+        hist_times: (B, L) event times since the window's start, cumsum of `hist_dt` (0 on padding).
         hist_dt: (B, L) history inter-arrival times (0 on padding).
         hist_types: (B, L) history types, 0-based (0 on padding).
         hist_mask: (B, L) True on real history events.
@@ -67,7 +71,7 @@ class ForecastWindows:
 
     @property
     def t_last(self) -> np.ndarray:
-        """Absolute time of the last history event of each window."""
+        """Time of the last history event of each window (since the window's start)."""
         return self.hist_times[np.arange(len(self)), self.lengths - 1]
 
     def subset(self, index: Any) -> ForecastWindows:
@@ -90,13 +94,13 @@ def make_windows(sequences: list[EventSequence], n_target: int, n_types: int, *,
     """
     if n_target < 1 or n_shifts < 1 or min_history < 1:
         raise ValueError(f"n_target, n_shifts and min_history must be >= 1, got {n_target}, {n_shifts}, {min_history}")
-    cut = []  # (sequence, end): history = events [0, end − N), target = events [end − N, end)
+    cut = []  # (gaps, types, end): history = events [0, end − N), target = events [end − N, end)
     for seq in sequences:
-        times, types = (seq.times[1:], seq.types[1:]) if drop_first_event else (seq.times, seq.types)
+        gaps, types = (seq.gaps[1:], seq.types[1:]) if drop_first_event else (seq.gaps, seq.types)
         for s in range(n_shifts):
-            end = len(times) - s
+            end = len(types) - s
             if end - n_target >= min_history:
-                cut.append((times, types, end))
+                cut.append((gaps, types, end))
     if not cut:
         longest = max((len(s) for s in sequences), default=0)
         raise ValueError(f"{where}: no sequence has more than {n_target} + {min_history - 1} events "
@@ -106,10 +110,9 @@ def make_windows(sequences: list[EventSequence], n_target: int, n_types: int, *,
     out = {"hist_times": np.zeros((B, L)), "hist_dt": np.zeros((B, L)), "hist_types": np.zeros((B, L), np.int64),
            "hist_mask": np.zeros((B, L), bool), "target_dt": np.zeros((B, n_target)),
            "target_types": np.zeros((B, n_target), np.int64)}
-    for b, ((times, types, end), h) in enumerate(zip(cut, hist_len)):
+    for b, ((gaps, types, end), h) in enumerate(zip(cut, hist_len)):
         start = end - n_target  # first target event
-        gaps = np.diff(times[:end], prepend=0.0)
-        out["hist_times"][b, :h] = times[start - h:start]
+        out["hist_times"][b, :h] = np.cumsum(gaps[start - h:start])  # relative to the window's own start
         out["hist_dt"][b, :h] = gaps[start - h:start]
         out["hist_types"][b, :h] = types[start - h:start]
         out["hist_mask"][b, :h] = True
@@ -142,7 +145,7 @@ class EventForecastEnv(gymnasium.Env[dict, dict]):
     observes the history and answers with an N-event forecast, scored by the paper's metrics (spec §7).
 
     ## Observation Space
-    ``Dict``: ``times`` (L,) float32 absolute times of the history events; ``dt`` (L,) float32 their
+    ``Dict``: ``times`` (L,) float32 times of the history events since the window's start; ``dt`` (L,) float32 their
     inter-arrival times; ``types`` (L,) int64 in [0, K); ``mask`` (L,) int8, 1 on real events (the history
     sits first, padding after it).
 

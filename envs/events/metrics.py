@@ -9,6 +9,13 @@ and 0-based types; event times are the cumulative sums of τ from the horizon's 
 * RMSE_e: √((1/K) Σ_k (ĉ_k − c_k)²), c_k the count of type k among the N events.
 * RMSE_Δt: √(mean_j (τ̂_j − τ_j)²).   sMAPE_Δt: 200 · mean_j |τ̂_j − τ_j| / (|τ_j| + |τ̂_j|) (0/0 counts as 0).
 
+Filtering (``time_range``, the "with filter" variant): like the original's ``filter_points``, both the
+forecast and the target keep only their events at cumulative times ≤ ``time_range``, for OTD *and* RMSE_e;
+RMSE_Δt and sMAPE_Δt compare the N gaps position by position and are never filtered (as in the original).
+
+Empty sides are defined: a side with no events (N = 0, or nothing left after filtering) costs C_del for every
+event of the other side (OTD) and counts 0 of every type (RMSE_e); with N = 0, RMSE_Δt = sMAPE_Δt = 0.
+
 Every function returns one value per sequence (shape (B,)); the paper reports their means.
 """
 
@@ -46,6 +53,15 @@ def _check_pair(pred_dt, pred_types, true_dt, true_types, n_types: int | None = 
     return pd_, pk, td, tk
 
 
+def _kept(times: np.ndarray, time_range: float | None) -> np.ndarray:
+    """Events kept by the filter: cumulative time ≤ time_range (all when None; the original's filter_points)."""
+    if time_range is None:
+        return np.ones_like(times, dtype=bool)
+    if not (np.isfinite(time_range) and time_range > 0):
+        raise ValueError(f"time_range must be a finite positive number or None, got {time_range}")
+    return times <= time_range
+
+
 def _per_type_lists(times: np.ndarray, types: np.ndarray, n_types: int, valid: np.ndarray) -> np.ndarray:
     """(B, N) cumulative times → (B, K, N) per-type sorted times, padded with +inf after each list."""
     own = (types[:, None, :] == np.arange(n_types)[None, :, None]) & valid[:, None, :]
@@ -63,17 +79,20 @@ def otd_per_cost(pred_dt, pred_types, true_dt, true_types, n_types: int,
     """
     pd_, pk, td, tk = _check_pair(pred_dt, pred_types, true_dt, true_types, n_types)
     a_t, b_t = np.cumsum(pd_, axis=1), np.cumsum(td, axis=1)
-    a_ok = np.ones_like(a_t, dtype=bool) if time_range is None else a_t <= time_range
-    b_ok = np.ones_like(b_t, dtype=bool) if time_range is None else b_t <= time_range
+    a_ok, b_ok = _kept(a_t, time_range), _kept(b_t, time_range)
     a = _per_type_lists(a_t, pk, n_types, a_ok)  # (B, K, Na)
     b = _per_type_lists(b_t, tk, n_types, b_ok)  # (B, K, Nb)
     na, nb = int(np.isfinite(a).sum(-1).max(initial=0)), int(np.isfinite(b).sum(-1).max(initial=0))
-    cost = np.asarray(del_costs, dtype=float)[None, None, :]  # (1, 1, C)
+    costs = np.asarray(del_costs, dtype=float).reshape(-1)
+    if costs.size == 0 or not np.all(np.isfinite(costs)) or np.any(costs <= 0):
+        raise ValueError(f"del_costs must be a non-empty list of finite positive numbers, got {del_costs}")
+    cost = costs[None, None, :]  # (1, 1, C)
     a, b = a[..., :na, None], b[..., :nb, None]  # (B, K, n, 1): broadcast against the costs
     del_a = np.where(np.isfinite(a), cost[..., None, :], 0.0)  # (B, K, na, C)
     del_b = np.where(np.isfinite(b), cost[..., None, :], 0.0)
     # D[0, j]: delete the first j target events. Keep one row of the table at a time.
-    row = np.concatenate([np.zeros_like(del_b[..., :1, :]), np.cumsum(del_b, axis=-2)], axis=-2)  # (B,K,nb+1,C)
+    row = np.zeros((*a.shape[:2], nb + 1, costs.size))  # (B, K, nb+1, C); nb = 0: one column
+    row[..., 1:, :] = np.cumsum(del_b, axis=-2)
     with np.errstate(invalid="ignore"):  # inf − inf between two pads: mapped to "cannot match" below
         match_all = np.abs(a[..., :, None, 0] - b[..., None, :, 0])  # (B, K, na, nb)
     match_all = np.where(np.isfinite(match_all), match_all, np.inf)[..., None]  # (B, K, na, nb, 1)
@@ -95,18 +114,35 @@ def otd(pred_dt, pred_types, true_dt, true_types, n_types: int,
     return otd_per_cost(pred_dt, pred_types, true_dt, true_types, n_types, del_costs, time_range).mean(axis=1)
 
 
-def count_rmse(pred_types, true_types, n_types: int) -> np.ndarray:
-    """RMSE_e per sequence: √((1/K) Σ_k (ĉ_k − c_k)²) over the type counts of the horizon → (B,)."""
+def count_rmse(pred_types, true_types, n_types: int, time_range: float | None = None, pred_dt=None,
+               true_dt=None) -> np.ndarray:
+    """RMSE_e per sequence: √((1/K) Σ_k (ĉ_k − c_k)²) over the type counts of the horizon → (B,).
+
+    With `time_range`, only events at cumulative times ≤ time_range count, on both sides (needs the gaps).
+    """
+    if not (isinstance(n_types, (int, np.integer)) and n_types >= 1):
+        raise ValueError(f"n_types must be a positive integer, got {n_types!r}")
     pk, tk = np.atleast_2d(np.asarray(pred_types)), np.atleast_2d(np.asarray(true_types))
+    pk_ok, tk_ok = np.ones(pk.shape, bool), np.ones(tk.shape, bool)
+    if time_range is not None:
+        if pred_dt is None or true_dt is None:
+            raise ValueError("count_rmse with time_range needs pred_dt and true_dt")
+        pd_, pk, td, tk = _check_pair(pred_dt, pred_types, true_dt, true_types)
+        pk_ok, tk_ok = _kept(np.cumsum(pd_, axis=1), time_range), _kept(np.cumsum(td, axis=1), time_range)
     kinds = np.arange(n_types)[None, :, None]
-    diff = (pk[:, None, :] == kinds).sum(-1) - (tk[:, None, :] == kinds).sum(-1)
+    diff = ((pk[:, None, :] == kinds) & pk_ok[:, None, :]).sum(-1) - ((tk[:, None, :] == kinds) & tk_ok[:, None, :]).sum(-1)
     return np.sqrt((diff ** 2).mean(axis=1))
+
+
+def _position_mean(values: np.ndarray) -> np.ndarray:
+    """Mean over horizon positions per sequence; 0 for an empty horizon (N = 0)."""
+    return values.mean(axis=1) if values.shape[1] else np.zeros(values.shape[0])
 
 
 def dt_rmse(pred_dt, true_dt) -> np.ndarray:
     """RMSE_Δt per sequence: √(mean_j (τ̂_j − τ_j)²) → (B,)."""
     p, t = np.atleast_2d(np.asarray(pred_dt, dtype=float)), np.atleast_2d(np.asarray(true_dt, dtype=float))
-    return np.sqrt(((p - t) ** 2).mean(axis=1))
+    return np.sqrt(_position_mean((p - t) ** 2))
 
 
 def dt_smape(pred_dt, true_dt) -> np.ndarray:
@@ -114,7 +150,7 @@ def dt_smape(pred_dt, true_dt) -> np.ndarray:
     p, t = np.atleast_2d(np.asarray(pred_dt, dtype=float)), np.atleast_2d(np.asarray(true_dt, dtype=float))
     den = np.abs(p) + np.abs(t)
     ratio = np.divide(np.abs(p - t), den, out=np.zeros_like(den), where=den > 0)
-    return 200.0 * ratio.mean(axis=1)
+    return 200.0 * _position_mean(ratio)
 
 
 def forecast_metrics(pred_dt, pred_types, true_dt, true_types, n_types: int,
@@ -123,6 +159,6 @@ def forecast_metrics(pred_dt, pred_types, true_dt, true_types, n_types: int,
     """All four metrics per sequence: ``otd``, ``count_rmse``, ``dt_rmse``, ``dt_smape`` → dict of (B,) arrays."""
     pd_, pk, td, tk = _check_pair(pred_dt, pred_types, true_dt, true_types, n_types)
     return {"otd": otd(pd_, pk, td, tk, n_types, del_costs, time_range),
-            "count_rmse": count_rmse(pk, tk, n_types),
+            "count_rmse": count_rmse(pk, tk, n_types, time_range, pd_, td),
             "dt_rmse": dt_rmse(pd_, td),
             "dt_smape": dt_smape(pd_, td)}

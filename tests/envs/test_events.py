@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import pickle
@@ -16,6 +17,8 @@ import envs  # noqa: F401  (registers recast/*)
 from envs.events import (
     DEL_COSTS,
     EventDataset,
+    bundled_path,
+    gap_disagreement,
     EventForecastEnv,
     EventSequence,
     HawkesProcess,
@@ -279,8 +282,10 @@ def test_windows_take_the_last_n_events_as_target() -> None:
     shifted = make_windows([seq], 2, 3, n_shifts=3, max_history=2)
     assert len(shifted) == 3 and shifted.max_history == 2
     np.testing.assert_allclose(shifted.target_dt[1], [0.5, 2.5])  # target moved back by one event
-    np.testing.assert_allclose(shifted.hist_times[1], [1.5, 3.0])  # the two most recent history events
-    np.testing.assert_allclose(make_windows([seq], 2, 3, drop_first_event=True).hist_times[0], [1.5, 3.0, 3.5])
+    # the two most recent history events (gaps 0.5, 1.5), timed from the window's own start, not from 0
+    np.testing.assert_allclose(shifted.hist_times[1], [0.5, 2.0])
+    np.testing.assert_allclose(shifted.hist_dt[1], [0.5, 1.5])
+    np.testing.assert_allclose(make_windows([seq], 2, 3, drop_first_event=True).hist_times[0], [0.5, 2.0, 2.5])
     with pytest.raises(ValueError, match="my data: no sequence has more than 6"):
         make_windows([seq], 6, 3, where="my data")
 
@@ -310,3 +315,132 @@ def test_env_on_given_windows_scores_a_batch() -> None:
     env = EventForecastEnv(windows=w)
     scores = env.evaluate(w.target_dt, w.target_types)
     assert np.all(scores["otd"] == 0) and scores["otd"].shape == (len(w),)
+
+
+# --------------------------------------------------------------------------- real data (issue 18)
+
+
+@pytest.fixture(scope="module")
+def taobao_dev():
+    """The shipped Taobao dev split, and its raw events read independently (plain pickle, trusted file)."""
+    path = bundled_path("taobao") / "dev.pkl.gz"
+    with gzip.open(path, "rb") as fh:
+        raw = pickle.load(fh, encoding="latin1")["dev"]
+    return load_event_file(path), raw
+
+
+def test_real_file_loads_with_the_files_gaps(taobao_dev) -> None:
+    data, raw = taobao_dev
+    assert data.n_types == 17 and len(data["dev"]) == len(raw) == 200
+    for seq, events in zip(data["dev"], raw):
+        np.testing.assert_array_equal(seq.gaps, [e["time_since_last_event"] for e in events])
+        np.testing.assert_array_equal(seq.times, [e["time_since_start"] for e in events])
+    assert min(s.times[0] for s in data["dev"]) > 1e5  # absolute file times: never a gap
+    bad, total = gap_disagreement(data["dev"])
+    assert total == 11_404 and 0.05 < bad / total < 0.08  # the README's ~6 % of events
+
+
+def test_late_windows_carry_no_absolute_time(taobao_dev) -> None:
+    from agents.forecasters import pad_sequences
+
+    seqs = taobao_dev[0]["dev"]
+    w = make_windows(seqs, 20, 17, n_shifts=3, max_history=8)
+    gaps = np.concatenate([s.gaps for s in seqs])
+    assert w.hist_dt.max() <= gaps.max() <= 2.0 and w.target_dt.max() <= 2.0
+    np.testing.assert_allclose(w.hist_times, np.cumsum(w.hist_dt, axis=1) * w.hist_mask)
+    assert w.hist_times.max() <= 8 * 2.0  # 8 gaps of at most 2, never ≈ 1.5e5
+    # one sequence moved by 1e5: identical windows (times enter only through the gaps)
+    seq = EventSequence(times=np.array([1.0, 1.5, 3.0, 3.5, 6.0, 7.0]), types=np.array([0, 1, 0, 2, 1, 0]),
+                        dt=np.array([0.0, 0.5, 1.5, 0.5, 2.5, 1.0]))
+    late = EventSequence(times=seq.times + 1e5, types=seq.types, dt=seq.dt)
+    a, b = make_windows([seq], 2, 3, n_shifts=2, max_history=2), make_windows([late], 2, 3, n_shifts=2, max_history=2)
+    for name in ("hist_times", "hist_dt", "target_dt"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_allclose(a.hist_times[0], [1.5, 2.0])  # gaps 1.5, 0.5 from the window's start
+    batch = pad_sequences(seqs)  # whole sequences (Hawkes MLE, IFTPP): observed from 0, not from 1.5e5
+    assert float(batch.t_last.max()) == pytest.approx(max(s.gaps.sum() for s in seqs), rel=1e-5)
+
+
+def test_file_gaps_are_checked_against_the_times(tmp_path) -> None:
+    ev = lambda t, g: {"time_since_start": t, "time_since_last_event": g, "type_event": 0}  # noqa: E731
+    path = tmp_path / "g.pkl"
+    path.write_bytes(pickle.dumps({"dim_process": 1, "train": [[ev(10.0, 0.0), ev(12.0, 0.5), ev(13.0, 1.0)]]}))
+    seq = load_hypro_pickle(path)["train"][0]
+    np.testing.assert_array_equal(seq.gaps, [0.0, 0.5, 1.0])  # the file's gaps (0.5 < 12 − 10 is accepted)
+    assert gap_disagreement([seq]) == (1, 3)
+    path.write_bytes(pickle.dumps({"dim_process": 1, "train": [[ev(10.0, 0.0), ev(12.0, 2.5)]]}))
+    with pytest.raises(ValueError, match=r"g\.pkl: split 'train', sequence 0, event 1: time_since_last_event 2\.5 "
+                                         r"exceeds the time since the previous event \(2\.0"):
+        load_hypro_pickle(path)
+    path.write_bytes(pickle.dumps({"dim_process": 1, "train": [[ev(10.0, 0.0), ev(12.0, 2.0 + 1e-9)]]}))
+    assert load_hypro_pickle(path)["train"][0].gaps[1] == 2.0 + 1e-9  # round-off is tolerated
+    rows = [{"dim_process": 1, "time_since_start": [5e4, 5e4 + 1.0], "type_event": [0, 0]}]
+    (tmp_path / "train.json").write_text(json.dumps(rows))  # no gaps in the file: τ_0 = 0, never 5e4
+    np.testing.assert_array_equal(load_easytpp_json(tmp_path / "train.json")["train"][0].gaps, [0.0, 1.0])
+
+
+def _huge_state_array_pickle() -> bytes:
+    """A real array pickle whose state claims 10¹³ elements (the shape K\x03 → a long int)."""
+    blob = pickle.dumps(np.arange(3.0), protocol=4)
+    assert blob.count(b"K\x03\x85") == 1
+    return blob.replace(b"K\x03\x85", b"\x8a\x06\x00\xa0rN\x18\t\x85")
+
+
+@pytest.mark.parametrize("case, blob, reason", [
+    ("dict5", b"\x80\x04cbuiltins\ndict\nK\x05\x85R.", "'int' object is not iterable"),
+    ("dtype", b"\x80\x04cnumpy\ndtype\nX\x04\x00\x00\x00junk\x85R.", "data type 'junk' not understood"),
+    ("huge", b"\x80\x04cnumpy\nndarray\n\x8a\x06\x00\xa0rN\x18\t\x85\x85R.", r"shape \(10000000000000,\)"),
+    ("huge_state", None, r"shape \(10000000000000,\)"),
+])
+def test_unpickler_turns_abused_callables_into_one_line_errors(tmp_path, case, blob, reason) -> None:
+    path = tmp_path / f"{case}.pkl"
+    path.write_bytes(blob if blob is not None else _huge_state_array_pickle())
+    with pytest.raises(ValueError, match=rf"^{path}: not a readable event-sequence pickle \(.*{reason}") as err:
+        load_event_file(path)
+    assert "\n" not in str(err.value)
+
+
+def test_pickle_size_cap_and_gzip(tmp_path) -> None:
+    data = synthetic_hawkes_dataset(HawkesProcess([0.4], [[0.3]], 1.0), {"train": 3}, 5, 6, seed=0)
+    path = save_hypro_pickle(tmp_path / "train.pkl.gz", data)
+    with gzip.open(path, "rb") as fh:  # really gzipped
+        assert pickle.load(fh)["dim_process"] == 1
+    back = load_event_file(path)
+    np.testing.assert_allclose(back["train"][2].gaps, data["train"][2].gaps)
+    with pytest.raises(ValueError, match=rf"^{path}: larger than the 100-byte cap"):
+        load_hypro_pickle(path, max_bytes=100)
+    good = tmp_path / "ok.pkl"
+    good.write_bytes(pickle.dumps({"dim_process": 1, "train": [[{"time_since_start": np.float64(1.0),
+                                                                  "type_event": np.int64(0)}]],
+                                   "extra": np.arange(4.0)}, protocol=5))
+    assert load_hypro_pickle(good)["train"][0].times[0] == 1.0  # honest NumPy scalars and arrays still load
+    good.write_bytes(pickle.dumps({"dim_process": 1, "train": [[{"time_since_start": 1.0, "type_event": 0}]],
+                                   "extra": np.arange(4.0)}, protocol=4))
+    assert load_hypro_pickle(good).n_types == 1
+
+
+def test_otd_and_counts_with_empty_sides_and_full_filtering() -> None:
+    mean_cost = float(np.mean(DEL_COSTS))
+    pred_dt, pred_k = np.array([[1.0, 1.0, 1.0]]), np.array([[0, 1, 1]])
+    late_dt, late_k = np.array([[5.0, 1.0, 1.0]]), np.array([[0, 0, 1]])
+    # the filter at 2.5 keeps forecast events at 1, 2 (types 0, 1) and no target event: two deletions
+    got = forecast_metrics(pred_dt, pred_k, late_dt, late_k, 2, time_range=2.5)
+    assert got["otd"][0] == pytest.approx(2 * mean_cost)
+    assert got["count_rmse"][0] == pytest.approx(np.sqrt((1 + 1) / 2))  # counts (1, 1) vs (0, 0)
+    assert got["dt_rmse"][0] == pytest.approx(np.sqrt(16 / 3))  # gaps are compared unfiltered
+    # both sides filtered away entirely: nothing to pay
+    both = forecast_metrics(late_dt, late_k, late_dt + 1, late_k, 2, time_range=0.5)
+    assert both["otd"][0] == 0 and both["count_rmse"][0] == 0
+    # unfiltered, the counts are of all N events: (1, 2) vs (2, 1)
+    assert count_rmse(pred_k, late_k, 2)[0] == pytest.approx(1.0)
+    # N = 0: every metric is 0, not an IndexError or NaN
+    empty = forecast_metrics(np.zeros((2, 0)), np.zeros((2, 0), int), np.zeros((2, 0)), np.zeros((2, 0), int), 3)
+    assert all(np.array_equal(v, [0.0, 0.0]) for v in empty.values())
+    env = EventForecastEnv(windows=make_windows([EventSequence(times=np.array([0.1, 0.2, 9.0, 9.5]),
+                                                               types=np.array([0, 1, 0, 1]))], 2, 2),
+                           time_range=1.0)
+    env.reset(seed=0)
+    _, reward, *_ = env.step({"dt": np.array([0.3, 0.3], np.float32), "types": np.array([0, 1])})
+    assert reward == pytest.approx(-2 * mean_cost)  # the target (gaps 8.8, 0.5) is filtered away
+    with pytest.raises(ValueError, match="time_range"):
+        forecast_metrics(pred_dt, pred_k, late_dt, late_k, 2, time_range=-1.0)
