@@ -1,6 +1,6 @@
-"""Offline goal-conditioned policies: Merlin (+ Merlin-NP) and the GCBC / GCSL / WGCSL baselines.
+"""Offline goal-conditioned policies: Merlin (+ Merlin-P, Merlin-NP) and the GCBC / GCSL / WGCSL baselines.
 
-All five share one network (:class:`GoalConditionedPolicy`), one relabelling sampler
+All six share one network (:class:`GoalConditionedPolicy`), one relabelling sampler
 (:class:`RelabelSampler`) and one training step (:meth:`Merlin.update`); see spec ``merlin.md``.
 
 >>> agent = make_agent("merlin", dataset, LearnerConfig(p_her=1.0, test_horizon=1), seed=0)
@@ -15,17 +15,22 @@ from collections.abc import Callable
 from agents.policies.baselines import GCBC, GCSL, WGCSL, WGCSLConfig
 from agents.policies.goal_conditioned import GoalConditionedPolicy, HorizonEmbedding, RunningNormaliser
 from agents.policies.merlin import LatentStitcher, LearnerConfig, Merlin, MerlinNP, StitchConfig
+from agents.policies.merlin_p import MerlinP, ReverseConfig, ReverseCVAE, ReverseDynamics
 from agents.policies.relabel import RelabelSampler, TrajectoryData, offset_probabilities
 
-AGENTS: dict[str, type[Merlin]] = {"merlin": Merlin, "merlin_np": MerlinNP, "gcsl": GCSL, "wgcsl": WGCSL, "gcbc": GCBC}
+AGENTS: dict[str, type[Merlin]] = {"merlin": Merlin, "merlin_p": MerlinP, "merlin_np": MerlinNP, "gcsl": GCSL,
+                                   "wgcsl": WGCSL, "gcbc": GCBC}
 
 
 def make_agent(name: str, data: TrajectoryData, config: LearnerConfig | None = None, *,
                stitch: StitchConfig | None = None, wgcsl: WGCSLConfig | None = None,
-               reward_fn: Callable | None = None, seed: int = 0, device: str = "cpu") -> Merlin:
+               reverse: ReverseConfig | None = None, reward_fn: Callable | None = None, seed: int = 0,
+               device: str = "cpu") -> Merlin:
     """Build agent `name` (a key of :data:`AGENTS`) on `data`; WGCSL needs the env's ``reward_fn``."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {sorted(AGENTS)}")
+    if name == "merlin_p":
+        return MerlinP(data, config, reverse, seed=seed, device=device)
     if name == "merlin_np":
         return MerlinNP(data, config, stitch, seed=seed, device=device)
     if name == "wgcsl":
@@ -36,5 +41,6 @@ def make_agent(name: str, data: TrajectoryData, config: LearnerConfig | None = N
 
 
 __all__ = ["AGENTS", "GCBC", "GCSL", "WGCSL", "GoalConditionedPolicy", "HorizonEmbedding", "LatentStitcher",
-           "LearnerConfig", "Merlin", "MerlinNP", "RelabelSampler", "RunningNormaliser", "StitchConfig",
+           "LearnerConfig", "Merlin", "MerlinNP", "MerlinP", "RelabelSampler", "ReverseCVAE", "ReverseConfig",
+           "ReverseDynamics", "RunningNormaliser", "StitchConfig",
            "TrajectoryData", "WGCSLConfig", "make_agent", "offset_probabilities"]

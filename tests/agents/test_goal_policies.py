@@ -19,6 +19,8 @@ from agents.policies import (
     LatentStitcher,
     LearnerConfig,
     RelabelSampler,
+    ReverseConfig,
+    ReverseDynamics,
     RunningNormaliser,
     StitchConfig,
     WGCSLConfig,
@@ -28,6 +30,8 @@ from agents.policies import (
 from envs.goals import PointReachEnv, build_dataset
 
 SMALL = LearnerConfig(hidden=[32, 32], batch_size=64, lr=1e-3)
+TINY_REVERSE = ReverseConfig(gru_hidden=8, gru_layers=1, dynamics_steps=3, dynamics_batch=8, cvae_hidden=8,
+                             cvae_steps=3, cvae_batch=16)
 
 
 
@@ -173,16 +177,17 @@ def test_every_agent_trains_acts_and_is_seeded(name: str) -> None:
     env = PointReachEnv()
     data = build_dataset(env, "expert", 40, horizon=10, seed=0)
     stitch = StitchConfig(encoder_hidden=16, encoder_steps=5, encoder_batch=32)
+    reverse = TINY_REVERSE
 
     def losses(seed: int) -> list[float]:
-        agent = make_agent(name, data, SMALL, stitch=stitch, reward_fn=env.compute_reward, seed=seed)
+        agent = make_agent(name, data, SMALL, stitch=stitch, reverse=reverse, reward_fn=env.compute_reward, seed=seed)
         out = [agent.update()["policy_loss"] for _ in range(5)]
         assert agent.act(np.zeros((3, 2)), np.ones((3, 2))).shape == (3, 2)
         return out
 
     first = losses(0)
     assert np.all(np.isfinite(first)) and first == losses(0) and first != losses(1)
-    agent = make_agent(name, data, SMALL, stitch=stitch, reward_fn=env.compute_reward)
+    agent = make_agent(name, data, SMALL, stitch=stitch, reverse=reverse, reward_fn=env.compute_reward)
     expected = {"merlin": (True, SMALL.p_her, "triu"), "merlin_np": (True, SMALL.p_her, "triu"),
                 "merlin_p": (True, SMALL.p_her, "triu"), "gcsl": (False, 1.0, "uniform_t"),
                 "wgcsl": (False, 1.0, "uniform_t"), "gcbc": (False, 0.0, "uniform_t")}[name]
@@ -287,3 +292,43 @@ def test_stitching_without_jumps_copies_trajectories_and_with_jumps_reuses_trans
     pairs = {tuple(np.r_[o, a]) for o, a in zip(data.observations[:, :-1].reshape(-1, 2), data.actions.reshape(-1, 2))}
     for o, a in zip(stitched.observations[:, :-1].reshape(-1, 2), stitched.actions.reshape(-1, 2)):
         assert tuple(np.r_[o, a]) in pairs  # every stitched step is a real (s, a) of the dataset
+
+
+def linear_system(n: int, horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                           np.ndarray]:
+    """Trajectories of s_{t+1} = A s_t + B a_t (random actions) and the matrices A, B."""
+    A, B = np.array([[0.9, 0.2], [-0.1, 0.95]]), np.array([[0.5, 0.0], [0.1, 0.3]])
+    s, a = [rng.normal(0, 1, (n, 2))], rng.uniform(-1, 1, (n, horizon, 2))
+    for t in range(horizon):
+        s.append(s[-1] @ A.T + a[:, t] @ B.T)
+    return np.stack(s, 1).astype(np.float32), a.astype(np.float32), A, B
+
+
+def test_reverse_dynamics_fits_a_known_linear_system() -> None:
+    """Merlin-P's GRU reverse model recovers s_t = A⁻¹(s_{t+1} − B a_t) on held-out trajectories."""
+    torch.manual_seed(0)
+    states, actions, A, B = linear_system(256, 6, np.random.default_rng(0))
+    model = ReverseDynamics(2, 2, hidden=16, layers=1)
+    losses = model.fit(states, actions, steps=150, batch=64, lr=1e-2, rng=np.random.default_rng(1))
+    assert losses[-1] < 0.05 * losses[0]
+    test_s, test_a, _, _ = linear_system(200, 6, np.random.default_rng(5))
+    hidden = None
+    for t in range(5, -1, -1):  # backwards, carrying the hidden state as in the rollout
+        pred, hidden = model.step(t, torch.as_tensor(test_s[:, t + 1]), torch.as_tensor(test_a[:, t]), hidden)
+        truth = (test_s[:, t + 1] - test_a[:, t] @ B.T) @ np.linalg.inv(A).T
+        scale = np.linalg.norm(truth - test_s[:, t + 1], axis=1).mean()  # error of "no move" (Δ = 0)
+        assert np.linalg.norm(pred.numpy() - truth, axis=1).mean() < 0.1 * scale, t
+
+
+def test_merlin_p_rollouts_end_at_dataset_final_states() -> None:
+    env = PointReachEnv()
+    data = build_dataset(env, "random", 30, horizon=8, seed=0)
+    agent = make_agent("merlin_p", data, SMALL, reverse=TINY_REVERSE, seed=0)
+    syn = agent.synthetic
+    assert syn.observations.shape == (30, 9, 2) and syn.actions.shape == (30, 8, 2) and agent.kept_rate == 1.0
+    finals = {tuple(x) for x in np.concatenate([data.observations[:, -1], data.achieved_goals[:, -1]], 1)}
+    assert all(tuple(x) in finals for x in np.concatenate([syn.observations[:, -1], syn.achieved_goals[:, -1]], 1))
+    np.testing.assert_array_equal(syn.desired_goals, syn.achieved_goals[:, -1:].repeat(8, axis=1))
+    assert np.abs(syn.actions).max() <= 1.0
+    batch = agent.sample()
+    assert len(batch["obs"]) == SMALL.batch_size  # half dataset, half synthetic
