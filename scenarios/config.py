@@ -14,9 +14,12 @@ from scenarios.registry import PRESETS, Scenario
 from scenarios.validation import check_config
 
 
-def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] | tuple[str, ...] = ()) -> Any:
+def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] | tuple[str, ...] = (),
+                 *, resolved: dict[str, Any] | None = None) -> Any:
     """Resolve a scenario's config: an instance of ``scenario.config``.
 
+    ``resolved`` (a saved config.yaml, for ``--resume``) replaces the preset as the base of the overrides.
+    Declared field ranges (:mod:`scenarios.validation`) and the scenario's ``validate()`` are checked.
     Overrides are dotted ``key=value`` strings (``game.engagement_weight=0.2``, ``accuracies=[0.6,0.9]``);
     OmegaConf's structured configs reject unknown keys and values of the wrong type.
     Raises UsageError with one line naming the problem.
@@ -29,7 +32,8 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
             raise UsageError(f"bad override '{item}': expected key=value")
     try:
         cfg = OmegaConf.structured(scenario.config)
-        cfg = OmegaConf.merge(cfg, OmegaConf.create(dict(scenario.presets[preset])))
+        base = resolved if resolved is not None else dict(scenario.presets[preset])
+        cfg = OmegaConf.merge(cfg, OmegaConf.create(base))
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:

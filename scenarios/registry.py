@@ -6,7 +6,10 @@ used, so a missing optional dependency of one scenario does not take down the ot
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 from scenarios.errors import UsageError
 
 PRESETS = ("smoke", "cpu", "paper")
+EXTRA_SCENARIOS_ENV = "RECAST_SCENARIOS"  # "name=package.module,name2=pkg.mod2": a user's own scenarios
 
 # name -> module defining SCENARIO. Add a line here when you add a scenario.
 SCENARIO_MODULES: dict[str, str] = {
@@ -56,15 +60,54 @@ class Scenario:
     main_metric: str
 
 
+def scenario_modules() -> dict[str, str]:
+    """The built-in scenarios plus the user's own, named in ``$RECAST_SCENARIOS`` (``name=module,...``).
+
+    The environment variable reaches every process of a sweep (pool workers, Ray tasks on this node),
+    so a user's scenario runs, sweeps and resumes like the built-in ones without editing this file.
+    """
+    modules = dict(SCENARIO_MODULES)
+    for item in filter(None, (part.strip() for part in os.environ.get(EXTRA_SCENARIOS_ENV, "").split(","))):
+        name, sep, module = item.partition("=")
+        if not sep or not name.strip() or not module.strip():
+            raise UsageError(f"bad ${EXTRA_SCENARIOS_ENV} entry '{item}': expected name=package.module")
+        modules[name.strip()] = module.strip()
+    return modules
+
+
 def scenario_names() -> list[str]:
-    return sorted(SCENARIO_MODULES)
+    return sorted(scenario_modules())
+
+
+def scenario_description(name: str) -> str:
+    """The scenario's one-line description, read from its module's source without importing it.
+
+    ``--list`` uses this, so listing never pays for torch or an optional extra. Falls back to
+    importing when the description is not a string literal in ``SCENARIO = Scenario(...)``.
+    """
+    module = scenario_modules()[name]
+    try:
+        spec = importlib.util.find_spec(module)
+        tree = ast.parse(open(spec.origin, encoding="utf-8").read()) if spec and spec.origin else None
+    except (ImportError, OSError, SyntaxError, ValueError):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Scenario":
+            for kw in node.keywords:
+                if kw.arg == "description" and isinstance(kw.value, ast.Constant):
+                    return str(kw.value.value)
+    try:
+        return get_scenario(name).description
+    except ImportError as err:  # an optional extra of that scenario is not installed
+        return f"(unavailable: {err})"
 
 
 def get_scenario(name: str) -> Scenario:
     """Import and return the scenario called `name` (UsageError naming the valid choices otherwise)."""
-    if name not in SCENARIO_MODULES:
-        raise UsageError(f"unknown scenario '{name}'; choose one of: {', '.join(scenario_names())}")
-    scenario = importlib.import_module(SCENARIO_MODULES[name]).SCENARIO
+    modules = scenario_modules()
+    if name not in modules:
+        raise UsageError(f"unknown scenario '{name}'; choose one of: {', '.join(sorted(modules))}")
+    scenario = importlib.import_module(modules[name]).SCENARIO
     missing = set(PRESETS) - set(scenario.presets)
     if missing:  # a programming error in the scenario module, not bad user input
         raise RuntimeError(f"scenario '{name}' lacks presets {sorted(missing)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import fake_scenarios as fake
@@ -85,9 +86,11 @@ def test_complete_run_directory(fake_registered, tmp_path) -> None:
     assert summary["preset"] == "smoke" and summary["seed"] == 5 and summary["scenario"] == fake.NAME
     assert summary["duration_s"] >= 0 and summary["finished_utc"] is not None
     assert "git_commit" in summary and {"python", "numpy"} <= set(summary["versions"])
-    # NumPy scalars come out as plain JSON numbers; a non-finite float as a string, not a NaN token
+    # NumPy scalars come out as plain JSON numbers; a non-finite float as null, not a NaN token
     assert isinstance(summary["metrics"]["value"], float) and summary["metrics"]["n_steps"] == 2
-    assert summary["metrics"]["undefined"] == "nan"
+    assert summary["metrics"]["undefined"] is None
+    assert summary["pid"] == os.getpid() and summary["host"] and summary["attempt"] == 1
+    assert summary["git_dirty"] in (True, False, None) and summary["updated_utc"] >= summary["started_utc"]
     assert summary["config"] == {"mode": "ok", "steps": 2, "weights": [1.5, 2.5],
                                  "inner": {"gain": 2.0, "label": "smoke"}}
     assert yaml.safe_load((run_dir / "config.yaml").read_text()) == summary["config"]

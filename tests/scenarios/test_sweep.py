@@ -120,7 +120,7 @@ def test_sweep_where_every_job_fails_still_writes_results(fake_registered, tmp_p
     assert results["status"].tolist() == ["failed", "failed"]
     assert results["error"].str.split(":").str[0].tolist()[0] == "RuntimeError"
     assert not (out / "aggregate.csv").exists() and not list(out.glob("*.png"))
-    assert json.loads((out / "sweep.json").read_text())["status"] == "complete"
+    assert json.loads((out / "sweep.json").read_text())["status"] == "failed"  # every job failed
 
 
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_jobs(fake_registered, tmp_path) -> None:
@@ -129,10 +129,13 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_jobs(fake_registered, tmp_pat
               show_progress=False)
     out = caught.value.out
     results = pd.read_csv(out / "results.csv")
-    assert results["status"].tolist() == ["failed"]  # the job after the interrupt never ran
-    assert len((out / "results.jsonl").read_text().splitlines()) == 1
+    # every job has a row: the interrupted one labelled, the one after it never started
+    assert results["status"].tolist() == ["failed", "interrupted", "cancelled"]
+    assert not Path(results["run_dir"][2]).exists()
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2
     spec = json.loads((out / "sweep.json").read_text())
     assert spec["status"] == "interrupted" and spec["n_finished"] == 1
+    assert spec["counts"] == {"failed": 1, "interrupted": 1, "cancelled": 1}
 
 
 def test_sweep_cli_reports_failed_jobs_and_exits_0(fake_registered, tmp_path, capsys) -> None:
@@ -164,7 +167,7 @@ def test_list_valued_and_two_key_grids(fake_registered, tmp_path) -> None:
 
 
 def test_non_finite_metrics_are_aggregated_not_dropped(fake_registered, tmp_path) -> None:
-    # summary.json stores NaN as "nan"; the sweep must still treat the metric as a number
+    # summary.json stores NaN as null; the sweep must still treat the metric as a number
     out = sweep(fake_registered, parse_grid(["steps=1,3"]), seeds=2, runs_root=str(tmp_path), show_progress=False)
     results = pd.read_csv(out / "results.csv")
     assert results["sometimes_nan"].isna().tolist() == [True, True, False, False]
