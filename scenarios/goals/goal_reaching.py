@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 import envs  # noqa: F401  (registers recast/*)
-from agents.policies import AGENTS, LearnerConfig, StitchConfig, WGCSLConfig, make_agent
+from agents.policies import AGENTS, LearnerConfig, ReverseConfig, StitchConfig, WGCSLConfig, make_agent
 from envs.goals import build_dataset, load_dataset
 from scenarios.goals.figures import bar_figure, rooms_figure
 from scenarios.plotting import line_with_ci
@@ -34,6 +34,7 @@ from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.seeding import torch_threads
 from scenarios.stats import aggregate, ci_table, markdown_table, mean_ci
+from scenarios.validation import param
 
 EPISODE_STEPS = 50
 BASELINES = ("gcsl", "wgcsl", "gcbc")
@@ -47,13 +48,14 @@ class TaskSettings:
     p_her_expert: float = 1.0
     p_her_random: float = 1.0
     test_horizon: int = 1
+    wgcsl_target_every: int = param(1, ge=1, le=1000)  # AWGCSL's n_batches: updates between target updates
 
 
 def default_tasks() -> dict[str, TaskSettings]:
     return {
         "point_reach": TaskSettings("recast/PointReach-v0", 1.0, 1.0, 1),
         "point_rooms": TaskSettings("recast/PointRooms-v0", 0.2, 1.0, 1),
-        "reacher": TaskSettings("recast/ReacherGoal-v0", 0.2, 1.0, 5),
+        "reacher": TaskSettings("recast/ReacherGoal-v0", 0.2, 1.0, 5, wgcsl_target_every=10),
         "fetch_reach": TaskSettings("recast/FetchReach-v0", 1.0, 1.0, 1),  # needs the robotics extra
         "fetch_push": TaskSettings("recast/FetchPush-v0", 0.0, 0.2, 20),  # random data only (no scripted expert)
     }
@@ -71,7 +73,7 @@ class DataConfig:
 class GoalReachingConfig:
     tasks: list[str] = field(default_factory=lambda: ["point_reach", "point_rooms", "reacher"])
     datasets: list[str] = field(default_factory=lambda: ["expert", "random"])
-    agents: list[str] = field(default_factory=lambda: ["merlin", "merlin_np", "gcsl", "wgcsl", "gcbc"])
+    agents: list[str] = field(default_factory=lambda: ["merlin", "merlin_p", "merlin_np", "gcsl", "wgcsl", "gcbc"])
     n_seeds: int = 5
     updates: int = 1000  # gradient steps per agent (spec: 5e5)
     eval_every: int = 250  # periodic evaluations for best-checkpoint selection
@@ -85,7 +87,10 @@ class GoalReachingConfig:
     # cpu-sized learner: 2 × 128, batch 256, lr 1e-3 (spec: 3 × 256, 512, 5e-4 — the paper preset)
     learner: LearnerConfig = field(default_factory=lambda: LearnerConfig(hidden=[128, 128], batch_size=256, lr=1e-3))
     stitch: StitchConfig = field(default_factory=lambda: StitchConfig(encoder_hidden=128, encoder_steps=300))
-    wgcsl: WGCSLConfig = field(default_factory=lambda: WGCSLConfig(baw_updates=1000, adv_buffer=10000))
+    wgcsl: WGCSLConfig = field(default_factory=WGCSLConfig)  # AWGCSL's settings
+    # cpu-sized Merlin-P reverse model (paper preset: GRU 2 × 256, 800 + 40,000 steps)
+    reverse: ReverseConfig = field(default_factory=lambda: ReverseConfig(
+        gru_hidden=64, dynamics_steps=100, dynamics_batch=128, cvae_hidden=128, cvae_steps=1000))
 
     def validate(self) -> None:
         unknown = [t for t in self.tasks if t not in self.settings]
@@ -112,6 +117,7 @@ class GoalReachingConfig:
         self.learner.validate()
         self.stitch.validate()
         self.wgcsl.validate()
+        self.reverse.validate()
 
 
 def evaluate(agent: Any, vec_env: gymnasium.vector.VectorEnv, seed: int, gamma: float,
@@ -176,18 +182,19 @@ def _run(cfg: GoalReachingConfig, ctx: RunContext) -> ScenarioResult:
         data_success = float(data.final_success(env.distance_threshold).mean())
         p_her = settings.p_her_expert if kind == "expert" else settings.p_her_random
         learner = replace(cfg.learner, p_her=p_her, test_horizon=settings.test_horizon)
-        wgcsl = replace(cfg.wgcsl, baw_updates=min(cfg.wgcsl.baw_updates, cfg.updates))
+        wgcsl = replace(cfg.wgcsl, target_every=settings.wgcsl_target_every)
         select_seed, test_seed = ctx.seeds.seed(f"eval/select/{task}/{r}"), ctx.seeds.seed(f"eval/test/{task}/{r}")
         for name in cfg.agents:
-            agent = make_agent(name, data, learner, stitch=cfg.stitch, wgcsl=wgcsl, reward_fn=env.compute_reward,
-                               seed=seeds[r], device=ctx.device)
+            agent = make_agent(name, data, learner, stitch=cfg.stitch, wgcsl=wgcsl, reverse=cfg.reverse,
+                               reward_fn=env.compute_reward, seed=seeds[r], device=ctx.device)
             key = {"task": task, "dataset": kind, "agent": name, "seed": r}
             out = train_and_evaluate(agent, cfg, vec_envs[task], select_seed, test_seed,
                                      lambda rec, key=key: ctx.log({**key, **rec}))
             rows.append({**key, "success": out["last"]["success"], "return": out["last"]["return"],
                          "best_success": out["best"]["success"], "best_return": out["best"]["return"],
                          "final_loss": out["final_loss"], "data_success": data_success,
-                         "jump_rate": getattr(agent, "jump_rate", np.nan), "train_s": out["train_s"]})
+                         "jump_rate": getattr(agent, "jump_rate", np.nan),
+                         "kept_rate": getattr(agent, "kept_rate", np.nan), "train_s": out["train_s"]})
             if task == "point_rooms" and r == 0:
                 shown[(kind, name)] = {k: out["last"][k][: cfg.n_show] for k in ("path", "goal", "episode_success")}
             if agent.policy.uses_horizon:  # Merlin's test-time horizon, evaluation only
@@ -215,6 +222,11 @@ def report(cfg: GoalReachingConfig, ctx: RunContext, frame: pd.DataFrame, sweep:
             "best_* = best periodic checkpoint, re-evaluated on fresh episodes.", "", markdown_table(table), "",
             "## Merlin vs the best baseline (last checkpoint, discounted return; Δ paired by seed, ± 95 % CI)", "",
             markdown_table(claims)]
+    ranking = ranking_rows(frame)
+    if ranking:
+        text += ["", "## The paper's ranking Merlin ≥ WGCSL > GCSL > GCBC (last checkpoint; Δ paired by seed, ± 95 % CI)",
+                 "", "≥ holds unless the CI is wholly below 0; > holds only when the CI is wholly above 0.", "",
+                 markdown_table(ranking)]
     if not sweep.empty:
         sweep.to_csv(ctx.path("test_horizon.csv"), index=False)
         h_table = ci_table(sweep, ["task", "dataset", "agent", "test_horizon"], ["success", "return"], digits=3)
@@ -237,17 +249,43 @@ def report(cfg: GoalReachingConfig, ctx: RunContext, frame: pd.DataFrame, sweep:
         metrics[f"{prefix}/best_return"] = float(a["best_return_mean"])
     for row in claims:
         metrics[f"{row['task']}/{row['dataset']}/merlin_minus_best_baseline"] = row["Δ return"]
+    for row in ranking:
+        metrics[f"{row['task']}/{row['dataset']}/{row['metric']}/ranking_holds"] = float(row["claim"] == "holds")
     if "merlin" in cfg.agents:
         metrics["merlin_mean_return"] = float(frame[frame.agent == "merlin"]["return"].mean())
         metrics["merlin_cells_at_least_best_baseline"] = float(sum(row["Δ return"] >= 0 for row in claims))
     return ScenarioResult(metrics=metrics, table=table)
 
 
+RANKING = (("merlin", "wgcsl", "≥"), ("wgcsl", "gcsl", ">"), ("gcsl", "gcbc", ">"))
+
+
+def ranking_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per task × dataset × metric (return, success): each link of Merlin ≥ WGCSL > GCSL > GCBC as the paired
+    difference (mean ± 95 % CI over seeds) and whether it holds; "claim" = every link holds."""
+    if not all(a in set(frame.agent) for link in RANKING for a in link[:2]):
+        return []
+    out = []
+    for (task, kind), cell in frame.groupby(["task", "dataset"], sort=False):
+        for metric in ("return", "success"):
+            values = cell.pivot(index="seed", columns="agent", values=metric)
+            row: dict[str, Any] = {"task": task, "dataset": kind, "metric": metric}
+            verdicts = []
+            for hi, lo, rel in RANKING:
+                delta, half = mean_ci(values[hi] - values[lo])
+                holds = delta + half >= 0 if rel == "≥" else delta - half > 0
+                verdicts.append(holds)
+                row[f"{hi} {rel} {lo}"] = f"{delta:+.3g} ± {half:.2g} ({'holds' if holds else 'fails'})"
+            row["claim"] = "holds" if all(verdicts) else "fails"
+            out.append(row)
+    return out
+
+
 def claim_rows(frame: pd.DataFrame, cfg: GoalReachingConfig) -> list[dict[str, Any]]:
     """Per task × dataset: Merlin's (and Merlin-NP's) return minus the best baseline's (by mean), paired by seed
     (each seed's agents share one dataset), as mean ± 95 % CI; "ahead"/"behind" when the CI excludes 0."""
     baselines = [b for b in BASELINES if b in cfg.agents]
-    merlins = [m for m in ("merlin", "merlin_np") if m in cfg.agents]
+    merlins = [m for m in ("merlin", "merlin_p", "merlin_np") if m in cfg.agents]
     if not baselines or not merlins:
         return []
     out = []
@@ -271,18 +309,21 @@ PRESETS = {
               "test_horizons": [1, 5], "n_show": 3,
               "data": {"n_trajectories": 12},
               "learner": {"hidden": [16], "batch_size": 32},
-              "stitch": {"encoder_hidden": 16, "encoder_steps": 3, "encoder_batch": 16}},
+              "stitch": {"encoder_hidden": 16, "encoder_steps": 3, "encoder_batch": 16},
+              "reverse": {"gru_hidden": 8, "gru_layers": 1, "dynamics_steps": 2, "dynamics_batch": 8,
+                          "cvae_hidden": 8, "cvae_steps": 2, "cvae_batch": 16}},
     "cpu": {},
     "paper": {"n_seeds": 10, "updates": 500_000, "eval_every": 2000, "eval_episodes": 100,
               "data": {"n_trajectories": 2000},
               "learner": {"hidden": [256, 256, 256], "batch_size": 512, "lr": 5e-4},
               "stitch": {"encoder_hidden": 512, "encoder_steps": 20_000, "encoder_batch": 512},
-              "wgcsl": {"baw_updates": 500_000}},
+              "reverse": {"gru_hidden": 256, "dynamics_steps": 800, "dynamics_batch": 256, "cvae_hidden": 256,
+                          "cvae_steps": 40_000}},
 }
 
 SCENARIO = Scenario(
     name="goal_reaching",
-    description="Merlin (+NP) vs GCSL, WGCSL, GCBC: offline goal reaching, point/four-rooms/reacher × expert/random",
+    description="Merlin (+P, +NP) vs GCSL, WGCSL, GCBC: offline goal reaching, point/four-rooms/reacher × expert/random",
     config=GoalReachingConfig,
     run=run,
     presets=PRESETS,

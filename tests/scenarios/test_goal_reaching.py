@@ -12,7 +12,7 @@ from scenarios.errors import UsageError
 from scenarios.registry import get_scenario
 from scenarios.run import execute
 
-AGENTS = ("merlin", "merlin_np", "gcsl", "wgcsl", "gcbc")
+AGENTS = ("merlin", "merlin_p", "merlin_np", "gcsl", "wgcsl", "gcbc")
 
 
 def test_smoke_run_writes_table_and_figures(tmp_path) -> None:
@@ -29,6 +29,7 @@ def test_smoke_run_writes_table_and_figures(tmp_path) -> None:
     assert all(" ± " in r["success"] and " ± " in r["return"] for r in rows)
     table = (run_dir / "table.md").read_text()
     assert "| point_rooms | random | merlin |" in table and "best baseline" in table
+    assert "Merlin ≥ WGCSL > GCSL > GCBC" in table and "merlin ≥ wgcsl" in table
     metrics = summary["metrics"]
     for agent in AGENTS:
         value = metrics[f"point_rooms/expert/{agent}/success"]
@@ -55,3 +56,5 @@ def test_bad_configs_are_usage_errors() -> None:
     paper = build_config(scenario, "paper")  # constructed, not run
     assert paper.updates == 500_000 and paper.learner.hidden == [256, 256, 256] and paper.learner.batch_size == 512
     assert paper.n_seeds >= 5 and paper.data.n_trajectories == 2000
+    assert paper.wgcsl.polyak == 0.9 and paper.wgcsl.baw_delta == 0.15 and paper.reverse.gru_hidden == 256
+    assert paper.settings["reacher"].wgcsl_target_every == 10
