@@ -3,8 +3,10 @@
 Run ``python -m benchmarks.bench_optimizers [--model small_cnn|resnet18] [--device cpu|cuda] [--repeats N]``.
 
 Each update is ``opt.zero_grad(set_to_none=True); opt.step(closure)`` on a fixed minibatch, the closure
-doing forward + cross-entropy + backward (SGD: 1 pass, SAM: 2, Lookbehind k: 2k). Arms are timed
-round-robin (to share the machine's load drift) and we report the median over repeats.
+doing forward + cross-entropy + backward (SGD: 1 pass, SAM: 2, Lookbehind k: 2k), wrapped as in the
+``sharpness`` loop so that only the first pass updates BatchNorm statistics (``first_pass_stats_only``;
+``--bn-all-passes`` to skip it). ASAM uses the official weights-only rule (``asam_param_groups``). Arms
+are timed round-robin (to share the machine's load drift) and we report the median over repeats.
 
 Targets: SAM ≤ 1.1 × 2 × SGD; Lookbehind with k steps ≤ 1.1 × k × SAM.
 Defaults: ``small_cnn`` (width 32) on a batch of 128 digit-shaped 1×8×8 inputs; ``resnet18`` is the
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.optimizers import SAM, Lookbehind, MultistepSAM
+from agents.optimizers import SAM, Lookbehind, MultistepSAM, asam_param_groups, first_pass_stats_only
 from agents.perception.convnets import build_model
 
 SETUPS = {"small_cnn": dict(shape=(1, 8, 8), batch=128, width=32),
@@ -29,15 +31,17 @@ SETUPS = {"small_cnn": dict(shape=(1, 8, 8), batch=128, width=32),
 
 
 def arms(k_values: list[int]) -> dict[str, tuple[Callable, tuple[str, float] | None]]:
-    """name → (optimiser factory, target (reference arm, factor) or None): time ≤ 1.1 × factor × reference."""
+    """name → (optimiser factory of a model, target (reference arm, factor) or None): time ≤ 1.1 × factor × ref."""
     base = dict(lr=0.05, momentum=0.9, weight_decay=5e-4)
-    out = {"SGD": (lambda p: torch.optim.SGD(p, **base), None),
-           "SAM": (lambda p: SAM(p, torch.optim.SGD, rho=0.05, **base), ("SGD", 2.0)),
-           "ASAM": (lambda p: SAM(p, torch.optim.SGD, rho=0.5, adaptive=True, **base), ("SGD", 2.0))}
+    sgd = torch.optim.SGD
+    out = {"SGD": (lambda m: sgd(m.parameters(), **base), None),
+           "SAM": (lambda m: SAM(m.parameters(), sgd, rho=0.05, **base), ("SGD", 2.0)),
+           "ASAM": (lambda m: SAM(asam_param_groups(m.named_parameters()), sgd, rho=0.5, adaptive=True, **base),
+                    ("SGD", 2.0))}
     for k in k_values:
         out[f"Lookbehind-SAM k={k}"] = (
-            lambda p, k=k: Lookbehind(p, torch.optim.SGD, rho=0.05, k=k, alpha=-1, **base), ("SAM", float(k)))
-        out[f"Multistep-SAM k={k}"] = (lambda p, k=k: MultistepSAM(p, torch.optim.SGD, rho=0.05, k=k, **base), None)
+            lambda m, k=k: Lookbehind(m.parameters(), sgd, rho=0.05, k=k, alpha=-1, **base), ("SAM", float(k)))
+        out[f"Multistep-SAM k={k}"] = (lambda m, k=k: MultistepSAM(m.parameters(), sgd, rho=0.05, k=k, **base), None)
     return out
 
 
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--number", type=int, default=10, help="updates per timed repeat")
     parser.add_argument("--k", type=int, nargs="+", default=[2, 5])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: leave as is)")
+    parser.add_argument("--bn-all-passes", action="store_true", help="let every pass update BatchNorm stats")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -61,16 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     for name, (make, _) in arms(args.k).items():
         torch.manual_seed(0)
         model = build_model(args.model, setup["shape"][0], 10, setup["shape"][-1], setup["width"]).to(args.device)
-        opt = make(list(model.parameters()))
+        opt = make(model)
 
         def closure(model=model) -> torch.Tensor:
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             return loss
 
-        def update(opt=opt, closure=closure) -> None:
+        def update(opt=opt, closure=closure, model=model) -> None:
             opt.zero_grad(set_to_none=True)
-            opt.step(closure)
+            opt.step(closure if args.bn_all_passes else first_pass_stats_only(model, closure))
 
         runners[name] = update
 

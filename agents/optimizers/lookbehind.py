@@ -11,15 +11,21 @@ On **one** minibatch B, from the slow weights φ_{t-1} (checked against chandar-
 
 With plain SGD (lr η): φ_t = φ_{t-1} − αη Σ_i ∇L_B(φ'_{t,i}). Adaptive α (official ``--alpha -1``):
 
-    α_t = (1 + cos∠(φ_{t,1} − φ_{t-1}, φ_{t,k} − φ_{t-1})) / 2 ∈ [0, 1]
+    α_t = (1 + cos∠(d_1, d_k)) / 2 ∈ [0, 1],   d_i = φ_{t,i} − φ_{t-1},
+    cos∠(a, b) = a·b / (max(‖a‖, 1e-8) · max(‖b‖, 1e-8))      (torch.nn.CosineSimilarity: eps per norm)
 
 computed **per parameter tensor** in the official code (``alpha_mode="per_tensor"``, default); the
-paper's description reads as one global cosine [unverified] (``alpha_mode="global"``).
+paper's description reads as one global cosine [unverified] (``alpha_mode="global"``). Clamping each
+norm (not their product) matters for small updates: with ‖d_1‖ = ‖d_k‖ = 1e-5 (late in a cosine
+schedule, or conv biases before BatchNorm) the cosine stays ≈ 1 instead of collapsing to ≈ 0.
 
 Cost: 2k forward–backward passes and k base-optimiser steps per minibatch (k × SAM): as in the official
 loop, the gradient for ascent i+1 is recomputed at φ'_{t,i} although descent i used the same point.
-The base optimiser's state (momentum) persists across outer steps; BatchNorm statistics are updated in
-all 2k passes. Between outer steps the model holds the slow weights, so evaluation needs no swap.
+The base optimiser's state (momentum) persists across outer steps. The optimiser does not touch
+BatchNorm: the official loop updates the running statistics in all 2k passes; to keep only the first
+pass's (φ_{t-1}, unperturbed) wrap the closure with ``batchnorm.first_pass_stats_only`` (the ``sharpness``
+scenario does, ``train.bn_stats=first_pass``). Between outer steps the model holds the slow weights, so
+evaluation needs no swap.
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ from agents.optimizers.base import Closure, first_pass
 from agents.optimizers.sam import SAM, ascend
 
 ALPHA_MODES = ("per_tensor", "global")
+COS_EPS = 1e-8  # torch.nn.CosineSimilarity's default eps, applied to ‖d1‖ and ‖dk‖ separately
 
 
 class Lookbehind(SAM):
     """Lookbehind over SAM (``adaptive=False``) or ASAM (``adaptive=True``).
 
     Args:
-        params, base_optimizer, rho, adaptive, eta, **base_kwargs: as for :class:`SAM`.
+        params, base_optimizer, rho, adaptive, eta, **base_kwargs: as for :class:`SAM` (official
+            Lookbehind-ASAM: ``params=asam_param_groups(model.named_parameters())``, ``adaptive=True``).
         k: ascent/descent pairs per minibatch (k = 2 is the released default).
         alpha: interpolation α ∈ [0, 1], or ``"adaptive"`` / ``-1`` for the adaptive α.
         alpha_mode: ``"per_tensor"`` (official code) or ``"global"`` cosine for the adaptive α.
@@ -136,12 +144,14 @@ class Lookbehind(SAM):
             s = self.state[p]
             d1, dk = (s["first_fast"] - s["slow"]).flatten(), (s["fast"] - s["slow"]).flatten()
             dots.append((d1 @ dk).to(device, torch.float64))
-            n1.append((d1 @ d1).to(device, torch.float64))
-            n2.append((dk @ dk).to(device, torch.float64))
+            n1.append(torch.linalg.vector_norm(d1).to(device, torch.float64))
+            n2.append(torch.linalg.vector_norm(dk).to(device, torch.float64))
         dots, n1, n2 = torch.stack(dots), torch.stack(n1), torch.stack(n2)
         if self.alpha_mode == "global":
-            dots, n1, n2 = dots.sum(0, keepdim=True), n1.sum(0, keepdim=True), n2.sum(0, keepdim=True)
-        cos = dots / (n1.sqrt() * n2.sqrt()).clamp_min(1e-8)  # torch.nn.CosineSimilarity's eps
+            dots = dots.sum(0, keepdim=True)
+            n1, n2 = torch.linalg.vector_norm(n1, keepdim=True), torch.linalg.vector_norm(n2, keepdim=True)
+        # torch.nn.CosineSimilarity (the official code): each norm clamped at eps on its own
+        cos = dots / (n1.clamp_min(COS_EPS) * n2.clamp_min(COS_EPS))
         alphas = (1.0 + cos) / 2.0
         self._last_alphas = alphas  # kept as a tensor: no device sync here
         if self.alpha_mode == "global":

@@ -21,15 +21,19 @@ The API is davda54/sam's::
 Notes:
     * ‖·‖₂ is one global norm over all parameter groups (davda54/sam ``_grad_norm``); ``rho``,
       ``adaptive`` and ``eta`` may differ per parameter group.
-    * davda54/sam's ``adaptive=True`` uses ``T_w = |w|`` (``eta=0``) for every parameter; the
-      SamsungLabs ASAM code uses ``T_w = |w| + η`` only for tensors named ``*weight*`` and ``T_w = 1``
-      otherwise. Reproduce the latter by putting biases in a group with ``adaptive=False``.
-    * BatchNorm running statistics are updated by both passes unless the caller disables them for
-      the second (davda54's ``disable_running_stats``); the Lookbehind code updates them in all passes.
+    * Which tensors are rescaled is a choice of parameter groups (``adaptive`` per group);
+      :func:`asam_param_groups` builds the two conventions by name: ``"official"`` (the SamsungLabs
+      ASAM and Lookbehind-ASAM code: ``T_w = |w| + η`` for tensors whose name contains ``weight`` —
+      conv/linear kernels and normalisation scales — and ``T_w = 1`` for the rest, i.e. biases) and
+      ``"all"`` (davda54/sam's ``adaptive=True``: every tensor, ``T_w = |w| + η``).
+    * BatchNorm running statistics are updated by every pass the caller runs in training mode; keep
+      the first pass's only with ``agents.optimizers.batchnorm`` (davda54's ``disable_running_stats``).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -38,6 +42,29 @@ from torch.optim import Optimizer
 from agents.optimizers.base import Closure, WrapperOptimizer, first_pass
 
 EPS = 1e-12  # added to the gradient norm (davda54/sam)
+ASAM_RULES = ("official", "all")
+
+
+def asam_param_groups(named_params: Iterable[tuple[str, torch.Tensor]], rule: str = "official",
+                      **options: Any) -> list[dict[str, Any]]:
+    """Parameter groups that choose which tensors ASAM rescales, from ``model.named_parameters()``.
+
+    ``"official"``: tensors whose name contains ``"weight"`` get ``adaptive=True`` (T = |w| + η), all
+    others ``adaptive=False`` (T = 1). ``"all"``: one group, every tensor adaptive. ``options`` (``rho``,
+    ``eta``, ``lr``, ...) are copied into every group; empty groups are dropped.
+    """
+    if rule not in ASAM_RULES:
+        raise ValueError(f"rule must be one of {ASAM_RULES}, got {rule!r}")
+    named = list(named_params)
+    if not all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) for item in named):
+        raise ValueError("named_params must be (name, parameter) pairs, e.g. model.named_parameters()")
+    if rule == "all":
+        groups = [[p for _, p in named]]
+        flags = [True]
+    else:
+        groups = [[p for n, p in named if "weight" in n], [p for n, p in named if "weight" not in n]]
+        flags = [True, False]
+    return [{"params": ps, "adaptive": flag, **options} for ps, flag in zip(groups, flags) if ps]
 
 
 @torch.no_grad()
@@ -83,15 +110,18 @@ class SAM(WrapperOptimizer):
         params: parameters or parameter groups (groups may set ``rho``, ``adaptive``, ``eta``, ``lr`` ...).
         base_optimizer: the optimiser class for the descent step (``torch.optim.SGD`` by default).
         rho: ascent radius ρ.
-        adaptive: ASAM's scale-invariant ascent ``ε̂ = ρ T² g / ‖T g‖`` with ``T = |w| + eta``.
+        adaptive: ASAM's scale-invariant ascent ``ε̂ = ρ T² g / ‖T g‖`` with ``T = |w| + eta`` (every
+            tensor of the group; use :func:`asam_param_groups` for the official weights-only rule).
         eta: ASAM's η (0 as in davda54/sam and the Lookbehind example script; the ASAM class uses 0.01).
         **base_kwargs: passed to ``base_optimizer`` (lr, momentum, weight_decay, ...).
     """
 
     def __init__(self, params: Any, base_optimizer: type[Optimizer] = torch.optim.SGD, rho: float = 0.05,
                  adaptive: bool = False, eta: float = 0.0, **base_kwargs: Any):
-        if rho < 0:
-            raise ValueError(f"rho must be non-negative, got {rho}")
+        if not math.isfinite(rho) or rho < 0:
+            raise ValueError(f"rho must be finite and non-negative, got {rho}")
+        if not math.isfinite(eta) or eta < 0:
+            raise ValueError(f"eta must be finite and non-negative, got {eta}")
         super().__init__(params, dict(rho=rho, adaptive=adaptive, eta=eta, **base_kwargs))
         self.inner = base_optimizer(self.param_groups, **base_kwargs)
         self.param_groups = self.inner.param_groups

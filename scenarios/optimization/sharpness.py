@@ -34,6 +34,7 @@ from agents.perception.convnets import MODELS, build_model
 from envs.tasks import SOURCES, TaskData, make_tasks
 from scenarios.optimization.training import (
     ARMS,
+    BN_STATS,
     OptimConfig,
     build_optimizer,
     class_mask,
@@ -49,6 +50,7 @@ from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.seeding import torch_threads
 from scenarios.stats import aggregate, ci_table, markdown_table
+from scenarios.validation import param
 
 SCHEDULES = ("constant", "cosine", "multistep")
 
@@ -79,6 +81,8 @@ class TrainConfig:
     milestones: list[int] = field(default_factory=lambda: [50, 100, 150])  # multistep only
     gamma: float = 0.1
     equal_compute: bool = False  # give each arm epochs × (max passes over arms / its passes): equal gradient passes
+    # BatchNorm running stats: from the unperturbed pass only (davda54) | every pass (official Lookbehind loop)
+    bn_stats: str = param("first_pass", choices=BN_STATS)
 
 
 @dataclass
@@ -160,7 +164,7 @@ def train_and_probe(cfg: SharpnessConfig, ctx: RunContext, arm: str, rep: int, s
     """Train one arm on the single task, then probe it; returns (metrics, noise accuracies per σ)."""
     t, p, device = cfg.train, cfg.probes, ctx.device
     model = _model(cfg, task, seed, device)
-    opt = build_optimizer(arm, list(model.parameters()), cfg.optim, t.lr, t.momentum, t.weight_decay)
+    opt = build_optimizer(arm, model, cfg.optim, t.lr, t.momentum, t.weight_decay)
     epochs = t.epochs
     if t.equal_compute:
         most = max(passes_per_update(a, cfg.optim) for a in cfg.optim.arms)
@@ -169,7 +173,7 @@ def train_and_probe(cfg: SharpnessConfig, ctx: RunContext, arm: str, rep: int, s
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data["train"], data["val"], data["test"]
     loss = math.nan
     for epoch in range(epochs):
-        loss = train_epoch(model, opt, x_tr, y_tr, t.batch_size, rng)
+        loss = train_epoch(model, opt, x_tr, y_tr, t.batch_size, rng, bn_stats=t.bn_stats)
         if sched is not None:
             sched.step()
         with evaluation_weights(opt):
@@ -194,7 +198,7 @@ def lifelong(cfg: SharpnessConfig, ctx: RunContext, arm: str, rep: int, seed: in
     """Sequential training on the task stream; returns forgetting metrics and the per-task curve."""
     t, life, device = cfg.train, cfg.lifelong, ctx.device
     model = _model(cfg, tasks[0], seed, device)
-    opt = build_optimizer(arm, list(model.parameters()), cfg.optim, t.lr, t.momentum, t.weight_decay)
+    opt = build_optimizer(arm, model, cfg.optim, t.lr, t.momentum, t.weight_decay)
     rng = np.random.default_rng([seed, 1])
     aware = life.stream == "split" and life.task_aware
     masks = [class_mask(tk.classes, tk.n_classes, device) if aware else None for tk in tasks]
@@ -203,7 +207,7 @@ def lifelong(cfg: SharpnessConfig, ctx: RunContext, arm: str, rep: int, seed: in
     for i in range(len(tasks)):
         x, y = data[i]["train"]
         for _ in range(life.epochs):
-            train_epoch(model, opt, x, y, t.batch_size, rng, masks[i])
+            train_epoch(model, opt, x, y, t.batch_size, rng, masks[i], bn_stats=t.bn_stats)
         with evaluation_weights(opt):
             for j in range(len(tasks)):
                 acc[i, j] = masked_accuracy(model, *data[j]["test"], masks[j])
@@ -256,7 +260,8 @@ def _run(cfg: SharpnessConfig, ctx: RunContext) -> ScenarioResult:
             f"ρ-sharpness: max loss increase in an L2 ball of radius "
             f"{cfg.probes.sharpness_rho:g} ({cfg.probes.sharpness_steps} ascent steps, {cfg.probes.examples} train "
             f"images); noisy acc: w ⊙ (1 + σξ), σ ∈ {[s for s in cfg.probes.noise_sigmas if s > 0]}, "
-            f"{cfg.probes.noise_draws} draws; LL: {cfg.lifelong.stream} stream, {cfg.lifelong.n_tasks} tasks.\n")
+            f"{cfg.probes.noise_draws} draws; LL: {cfg.lifelong.stream} stream, {cfg.lifelong.n_tasks} tasks.\n"
+            f"{_conventions(cfg)}\n")
     ctx.path("table.md").write_text(markdown_table(table) + "\n" + note)
 
     line_with_ci(noise_df, "sigma", "accuracy", "optimizer", ctx.path("noise_robustness.png"),
@@ -269,6 +274,17 @@ def _run(cfg: SharpnessConfig, ctx: RunContext) -> ScenarioResult:
         line_with_ci(long, "tasks learned", "accuracy", "optimizer", ctx.path("forgetting.png"), facet="curve",
                      title=f"Lifelong {cfg.lifelong.stream} stream: forgetting (mean ± 95% CI)")
     return ScenarioResult(metrics=_metrics(df), table=table)
+
+
+def _conventions(cfg: SharpnessConfig) -> str:
+    """The ASAM rule (the same for both ASAM arms) and the BatchNorm convention, for the table's note."""
+    o = cfg.optim
+    rule = ("T = |w| + η for tensors named *weight*, T = 1 for biases (official SamsungLabs/Lookbehind rule)"
+            if o.asam_rule == "official" else "T = |w| + η for every tensor (davda54/sam rule)")
+    bn = ("running stats from the unperturbed pass only" if cfg.train.bn_stats == "first_pass"
+          else "running stats updated by every pass")
+    return (f"ASAM and Lookbehind-ASAM: asam_rule={o.asam_rule}, {rule}, ρ = {o.asam_rho:g}, η = {o.asam_eta:g}; "
+            f"BatchNorm ({cfg.model.name}): {bn} (bn_stats={cfg.train.bn_stats}).")
 
 
 def _table(cfg: SharpnessConfig, df: pd.DataFrame) -> list[dict]:

@@ -2,7 +2,10 @@
 
 Every arm is driven the same way: ``opt.zero_grad(set_to_none=True); loss = opt.step(closure)``, where
 the closure computes the minibatch loss and calls ``backward()``. SGD calls it once; the SAM family
-calls it as many times as it needs passes and returns the loss at the unperturbed weights.
+calls it as many times as it needs passes and returns the loss at the unperturbed weights. With
+``bn_stats="first_pass"`` (default) only the closure's first call — the unperturbed pass — updates
+BatchNorm running statistics (``agents.optimizers.batchnorm``); ``"all_passes"`` is the official
+Lookbehind loop. Both ASAM arms build their groups with the same rule (``OptimConfig.asam_rule``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.optimizers import SAM, Lookahead, Lookbehind, MultistepSAM
+from agents.optimizers import ASAM_RULES, SAM, Lookahead, Lookbehind, MultistepSAM, asam_param_groups
+from agents.optimizers.batchnorm import first_pass_stats_only
 from envs.tasks import TaskData, minibatches
 from envs.tasks.classify_env import ClassifyEnv
+from scenarios.validation import param
 
 
 ARMS: dict[str, str] = {
@@ -42,6 +47,9 @@ class OptimConfig:
     sam_rho: float = 0.05  # SAM, Lookahead-SAM, Multistep-SAM, Lookbehind-SAM
     asam_rho: float = 0.5  # ASAM, Lookbehind-ASAM (official Lookbehind-ASAM command: --rho 0.5)
     asam_eta: float = 0.0  # ASAM η (the Lookbehind example script's default)
+    # which tensors ASAM rescales, for both ASAM arms: official = names containing "weight" (T = |w| + η),
+    # T = 1 for the rest (SamsungLabs ASAM / Lookbehind-ASAM code); all = every tensor (davda54/sam)
+    asam_rule: str = param("official", choices=ASAM_RULES)
     k: int = 2  # Lookbehind and Multistep-SAM steps (released default k = 2)
     alpha: float = -1.0  # Lookbehind α; -1 = adaptive (official --alpha -1)
     alpha_mode: str = "per_tensor"  # adaptive α: per_tensor (official code) | global
@@ -54,19 +62,26 @@ def passes_per_update(arm: str, o: OptimConfig) -> int:
     return {"sgd": 1, "multistep_sam": o.k + 1, "lookbehind_sam": 2 * o.k, "lookbehind_asam": 2 * o.k}.get(arm, 2)
 
 
-def build_optimizer(arm: str, params: list[torch.Tensor], o: OptimConfig, lr: float, momentum: float,
+def build_optimizer(arm: str, model: nn.Module, o: OptimConfig, lr: float, momentum: float,
                     weight_decay: float) -> torch.optim.Optimizer:
-    """The optimiser of one arm over ``params`` (SGD base with the given lr, momentum, weight decay)."""
+    """The optimiser of one arm over ``model``'s parameters (SGD base with the given lr, momentum, weight
+    decay); the ASAM arms split the parameters by name with ``o.asam_rule``."""
+    params = list(model.parameters())
     sgd, base = torch.optim.SGD, dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
     lb = dict(k=o.k, alpha=o.alpha, alpha_mode=o.alpha_mode)
+    asam = dict(rho=o.asam_rho, adaptive=True, eta=o.asam_eta)
+
+    def asam_groups() -> list[dict]:
+        return asam_param_groups(model.named_parameters(), o.asam_rule)
+
     builders: dict[str, Callable[[], torch.optim.Optimizer]] = {
         "sgd": lambda: sgd(params, **base),
         "sam": lambda: SAM(params, sgd, rho=o.sam_rho, **base),
-        "asam": lambda: SAM(params, sgd, rho=o.asam_rho, adaptive=True, eta=o.asam_eta, **base),
+        "asam": lambda: SAM(asam_groups(), sgd, **asam, **base),
         "lookahead_sam": lambda: Lookahead(SAM(params, sgd, rho=o.sam_rho, **base), o.lookahead_k, o.lookahead_alpha),
         "multistep_sam": lambda: MultistepSAM(params, sgd, rho=o.sam_rho, k=o.k, **base),
         "lookbehind_sam": lambda: Lookbehind(params, sgd, rho=o.sam_rho, **lb, **base),
-        "lookbehind_asam": lambda: Lookbehind(params, sgd, rho=o.asam_rho, adaptive=True, eta=o.asam_eta, **lb, **base),
+        "lookbehind_asam": lambda: Lookbehind(asam_groups(), sgd, **asam, **lb, **base),
         "sam_krho": lambda: SAM(params, sgd, rho=o.k * o.sam_rho, **base),
     }
     if arm not in builders:
@@ -88,9 +103,18 @@ def class_mask(classes: tuple[int, ...], n_classes: int, device: str) -> torch.T
     return mask
 
 
+BN_STATS = ("first_pass", "all_passes")
+
+
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                rng: np.random.Generator, mask: torch.Tensor | None = None) -> float:
-    """One shuffled pass over (x, y); returns the mean minibatch loss at the (unperturbed) weights."""
+                rng: np.random.Generator, mask: torch.Tensor | None = None, bn_stats: str = "first_pass") -> float:
+    """One shuffled pass over (x, y); returns the mean minibatch loss at the (unperturbed) weights.
+
+    ``bn_stats``: ``"first_pass"`` — BatchNorm running stats come from the unperturbed pass only (davda54);
+    ``"all_passes"`` — every pass of the SAM family updates them (the official Lookbehind loop).
+    """
+    if bn_stats not in BN_STATS:
+        raise ValueError(f"bn_stats must be one of {BN_STATS}, got {bn_stats!r}")
     model.train()
     total = torch.zeros((), device=x.device)
     for idx in minibatches(len(x), batch_size, rng):
@@ -103,8 +127,8 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
             loss.backward()
             return loss
 
-        opt.zero_grad(set_to_none=True)
-        loss = opt.step(closure)
+        opt.zero_grad(set_to_none=True)  # no gradients: the first closure call is the unperturbed pass
+        loss = opt.step(first_pass_stats_only(model, closure) if bn_stats == "first_pass" else closure)
         total += loss.detach() * len(idx)
     return total.item() / len(x)
 

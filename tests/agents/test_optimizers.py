@@ -10,7 +10,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.optimizers import SAM, Lookahead, Lookbehind, MultistepSAM
+import numpy as np
+
+from agents.optimizers import (
+    SAM,
+    Lookahead,
+    Lookbehind,
+    MultistepSAM,
+    asam_param_groups,
+    first_pass_stats_only,
+    frozen_running_stats,
+)
 from agents.optimizers.probes import hessian_top_eigenvalue, rho_ball_sharpness, weight_noise_accuracy
 
 SGD = torch.optim.SGD
@@ -206,6 +216,211 @@ def test_lookbehind_adaptive_alpha_per_tensor_vs_global() -> None:
         for p, s, a in zip((w1, w2), parts, alphas):
             torch.testing.assert_close(p.detach(), W0[s] + a * dk[s], rtol=0, atol=1e-12)
         assert opt.last_alphas == pytest.approx(alphas if mode == "per_tensor" else [glob])
+
+
+# ---------------------------------------------------------------- adaptive α with small updates
+def clamped_cosine(a: np.ndarray, b: np.ndarray, eps: float = 1e-8) -> float:
+    """cos∠(a, b) with each norm clamped at eps on its own (torch.nn.CosineSimilarity's definition)."""
+    return float(a.ravel() @ b.ravel() / (max(np.linalg.norm(a), eps) * max(np.linalg.norm(b), eps)))
+
+
+def lookbehind_alphas_numpy(w0, targets, curv, rho, lr, k, mode):
+    """Lookbehind-SAM with plain SGD on L = Σ_j ½ c_j ‖w_j − b_j‖², in numpy: (new weights, α's)."""
+    grad_of = lambda ws: [c * (w - b) for w, b, c in zip(ws, targets, curv)]  # noqa: E731
+    pert, fast, first = [w.copy() for w in w0], [w.copy() for w in w0], None
+    for i in range(k):
+        g = grad_of(pert)
+        norm = np.sqrt(sum((gi**2).sum() for gi in g))
+        pert = [p + rho * gi / (norm + 1e-12) for p, gi in zip(pert, g)]
+        fast = [f - lr * gi for f, gi in zip(fast, grad_of(pert))]
+        first = [f.copy() for f in fast] if i == 0 else first
+    d1 = [f - w for f, w in zip(first, w0)]
+    dk = [f - w for f, w in zip(fast, w0)]
+    if mode == "global":
+        alphas = [(1 + clamped_cosine(np.concatenate([d.ravel() for d in d1]),
+                                      np.concatenate([d.ravel() for d in dk]))) / 2] * len(w0)
+    else:
+        alphas = [(1 + clamped_cosine(a, b)) / 2 for a, b in zip(d1, dk)]
+    return [w + a * d for w, a, d in zip(w0, alphas, dk)], alphas
+
+
+@pytest.mark.parametrize("mode", ["per_tensor", "global"])
+def test_adaptive_alpha_with_small_updates_clamps_each_norm(mode) -> None:
+    """lr = 1e-5: ‖d1‖, ‖dk‖ ≈ 1e-5 for two tensors (product 1e-10 < eps) and ≈ 1e-9 for the third (each
+    norm below eps). A cosine whose eps clamps the product would give α ≈ 0.5 for the first two."""
+    rng = np.random.default_rng(0)
+    shapes, curv = [(3,), (2, 2), (2,)], [1.0, 2.0, 1e-4]
+    w0 = [rng.normal(size=s) for s in shapes]
+    targets = [rng.normal(size=s) + 1.0 for s in shapes]
+    rho, lr, k = 0.05, 1e-5, 2
+    expected, alphas = lookbehind_alphas_numpy(w0, targets, curv, rho, lr, k, mode)
+    params = [nn.Parameter(torch.tensor(w)) for w in w0]
+    opt = Lookbehind(params, SGD, rho=rho, k=k, alpha="adaptive", alpha_mode=mode, lr=lr)
+
+    def closure() -> torch.Tensor:
+        loss = sum(0.5 * c * ((p - torch.tensor(b)) ** 2).sum() for p, b, c in zip(params, targets, curv))
+        loss.backward()
+        return loss
+
+    opt.zero_grad(set_to_none=True)
+    opt.step(closure)
+    if mode == "per_tensor":
+        assert alphas[0] > 0.99 and alphas[1] > 0.99 and 0.5 < alphas[2] < 0.6  # both regimes exercised
+    assert opt.last_alphas == pytest.approx(alphas if mode == "per_tensor" else alphas[:1], rel=1e-9, abs=1e-12)
+    for p, e in zip(params, expected):
+        torch.testing.assert_close(p.detach(), torch.tensor(e), rtol=0, atol=1e-15)
+
+
+def test_clamped_cosine_reference_agrees_with_torch() -> None:
+    rng = np.random.default_rng(1)
+    for scale in (1.0, 1e-5, 1e-9, 0.0):
+        a, b = rng.normal(size=7) * scale, rng.normal(size=7) * scale
+        got = F.cosine_similarity(torch.tensor(a), torch.tensor(b), dim=0).item()
+        assert got == pytest.approx(clamped_cosine(a, b), rel=1e-12, abs=1e-15)
+
+
+# ---------------------------------------------------------------- ASAM's official rule by parameter name
+def linear_bn(values: dict[str, list]) -> nn.Module:
+    model = nn.Sequential(nn.Linear(2, 1), nn.BatchNorm1d(1)).double()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.tensor(values[name], dtype=torch.float64).reshape(p.shape))
+    return model
+
+
+W_VALUES = {"0.weight": [1.0, -2.0], "0.bias": [0.5], "1.weight": [2.0], "1.bias": [0.0]}
+G_VALUES = {"0.weight": [0.5, 0.25], "0.bias": [1.5], "1.weight": [-0.5], "1.bias": [0.5]}
+
+
+@pytest.mark.parametrize("make", [
+    lambda g: SAM(g, SGD, rho=0.5, adaptive=True, eta=0.0, lr=0.1),
+    lambda g: Lookbehind(g, SGD, rho=0.5, adaptive=True, eta=0.0, k=2, alpha=-1, lr=0.1),
+    lambda g: MultistepSAM(g, SGD, rho=0.5, adaptive=True, eta=0.0, k=2, lr=0.1),
+])
+def test_asam_official_rule_on_linear_bias_and_batchnorm(make) -> None:
+    """T = |w| for 0.weight and the BN scale 1.weight, T = 1 for both biases; ρ = 0.5, η = 0.
+
+    ‖T g‖² = (1·0.5)² + (2·0.25)² + 1.5² + (2·(−0.5))² + 0.5² = 4, so ρ/‖T g‖ = 0.25 and ε = 0.25 T² g:
+    0.weight: 0.25·[1·0.5, 4·0.25] = [0.125, 0.25];  0.bias: 0.25·1.5 = 0.375;
+    1.weight: 0.25·4·(−0.5) = −0.5;  1.bias: 0.25·0.5 = 0.125 (the "all" rule would leave it at 0).
+    """
+    expected = {"0.weight": [0.125, 0.25], "0.bias": [0.375], "1.weight": [-0.5], "1.bias": [0.125]}
+    model = linear_bn(W_VALUES)
+    opt = make(asam_param_groups(model.named_parameters(), "official"))
+    for name, p in model.named_parameters():
+        p.grad = torch.tensor(G_VALUES[name], dtype=torch.float64).reshape(p.shape)
+    opt.first_step()
+    for name, p in model.named_parameters():
+        eps = p.detach().flatten() - torch.tensor(W_VALUES[name], dtype=torch.float64)
+        torch.testing.assert_close(eps, torch.tensor(expected[name], dtype=torch.float64), rtol=1e-10, atol=0)
+
+
+def test_asam_all_rule_rescales_every_tensor() -> None:
+    eta, rho = 0.1, 0.5
+    model = linear_bn(W_VALUES)
+    groups = asam_param_groups(model.named_parameters(), "all")
+    assert len(groups) == 1 and groups[0]["adaptive"]
+    opt = SAM(groups, SGD, rho=rho, adaptive=True, eta=eta, lr=0.1)
+    for name, p in model.named_parameters():
+        p.grad = torch.tensor(G_VALUES[name], dtype=torch.float64).reshape(p.shape)
+    opt.first_step()
+    t = {n: np.abs(np.array(W_VALUES[n])) + eta for n in W_VALUES}
+    norm = np.sqrt(sum(((t[n] * np.array(G_VALUES[n])) ** 2).sum() for n in W_VALUES))
+    for name, p in model.named_parameters():
+        eps = p.detach().flatten().numpy() - np.array(W_VALUES[name])
+        np.testing.assert_allclose(eps, rho * t[name] ** 2 * np.array(G_VALUES[name]) / norm, rtol=1e-10)
+
+
+def test_asam_param_groups_splits_by_name_and_rejects_bad_input() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2, 1))
+    groups = asam_param_groups(model.named_parameters(), "official", eta=0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert [[names[id(p)] for p in g["params"]] for g in groups] == [
+        ["0.weight", "1.weight", "3.weight"], ["0.bias", "1.bias", "3.bias"]]
+    assert [g["adaptive"] for g in groups] == [True, False] and all(g["eta"] == 0.01 for g in groups)
+    with pytest.raises(ValueError, match="rule"):
+        asam_param_groups(model.named_parameters(), "weights")
+    with pytest.raises(ValueError, match="named_params"):
+        asam_param_groups(model.parameters())
+    with pytest.raises(ValueError, match="eta"):
+        SAM(model.parameters(), SGD, adaptive=True, eta=-1.0, lr=0.1)
+
+
+# ---------------------------------------------------------------- BatchNorm running statistics
+def bn_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+
+
+def bn_buffers(model: nn.Module) -> list[torch.Tensor]:
+    return [b.detach().clone() for b in model.buffers()]
+
+
+def test_frozen_running_stats_keeps_buffers_and_batch_statistics() -> None:
+    model, ref = bn_net(), bn_net()
+    before = bn_buffers(model)
+    with frozen_running_stats(model):
+        out = model(X)
+        with frozen_running_stats(model):  # nesting is harmless
+            model(X)
+    assert all(torch.equal(a, b) for a, b in zip(bn_buffers(model), before))  # incl. num_batches_tracked
+    assert torch.equal(out, ref(X))  # still normalised with the batch's own statistics
+    assert model[1].track_running_stats
+    model(X)  # outside the block the stats move again
+    assert model[1].num_batches_tracked.item() == 1
+    with pytest.raises(ValueError, match="model"):
+        first_pass_stats_only(object(), lambda: None)
+
+
+BN_FACTORIES = {
+    "sam": (lambda p: SAM(p, SGD, rho=0.1, lr=0.1, momentum=0.9), 2),
+    "asam": (lambda p: SAM(p, SGD, rho=0.5, adaptive=True, lr=0.1), 2),
+    "multistep": (lambda p: MultistepSAM(p, SGD, rho=0.1, k=2, lr=0.1), 3),
+    "lookahead_sam": (lambda p: Lookahead(SAM(p, SGD, rho=0.1, lr=0.1), k=2), 2),
+    "lookbehind": (lambda p: Lookbehind(p, SGD, rho=0.1, k=2, alpha=-1, lr=0.1), 4),
+}
+
+
+@pytest.mark.parametrize("name", list(BN_FACTORIES))
+def test_running_stats_come_from_the_unperturbed_pass_only(name) -> None:
+    make, passes = BN_FACTORIES[name]
+    first_only = bn_net()
+    ref = bn_net()
+    ref(X)  # the stats after one training-mode pass at the initial (unperturbed) weights
+
+    def closure_for(model):
+        def closure() -> torch.Tensor:
+            loss = F.cross_entropy(model(X), Y)
+            loss.backward()
+            return loss
+        return closure
+
+    opt = make(first_only.parameters())
+    opt.zero_grad(set_to_none=True)
+    opt.step(first_pass_stats_only(first_only, closure_for(first_only)))
+    assert all(torch.equal(a, b) for a, b in zip(bn_buffers(first_only), bn_buffers(ref)))
+    assert first_only[1].num_batches_tracked.item() == 1
+
+    every = bn_net()  # without the wrapper every pass moves them: the check above bites
+    opt = make(every.parameters())
+    opt.zero_grad(set_to_none=True)
+    opt.step(closure_for(every))
+    assert every[1].num_batches_tracked.item() == passes
+    assert not torch.equal(every[1].running_mean, ref[1].running_mean)
+    # freezing the statistics does not change the update itself (training mode uses batch statistics)
+    assert all(torch.equal(a, b) for a, b in zip(first_only.parameters(), every.parameters()))
+
+
+def test_two_call_form_with_frozen_running_stats() -> None:
+    model, ref = bn_net(), bn_net()
+    ref(X)
+    opt = SAM(model.parameters(), SGD, rho=0.1, lr=0.1)
+    F.cross_entropy(model(X), Y).backward()
+    opt.first_step(zero_grad=True)
+    with frozen_running_stats(model):
+        F.cross_entropy(model(X), Y).backward()
+        opt.second_step(zero_grad=True)
+    assert all(torch.equal(a, b) for a, b in zip(bn_buffers(model), bn_buffers(ref)))
 
 
 def test_multistep_sam_k2_on_quadratic_matches_hand_derived_update() -> None:

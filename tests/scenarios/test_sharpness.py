@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from agents.perception.convnets import build_model
 from scenarios.config import build_config
 from scenarios.errors import UsageError
-from scenarios.optimization.training import ARMS, build_optimizer
+from scenarios.optimization.training import ARMS, OptimConfig, build_optimizer, train_epoch
 from scenarios.registry import get_scenario
 from scenarios.run import execute
 
@@ -44,7 +46,8 @@ def test_same_seed_same_metrics(tmp_path) -> None:
     assert a["metrics"] == b["metrics"] and a["table"] == b["table"]
 
 
-@pytest.mark.parametrize("override", ["optim.arms=[sgd,adam]", "n_seeds=1", "optim.alpha=2.0", "model.name=vit"])
+@pytest.mark.parametrize("override", ["optim.arms=[sgd,adam]", "n_seeds=1", "optim.alpha=2.0", "model.name=vit",
+                                      "optim.asam_rule=weights", "train.bn_stats=second_pass"])
 def test_bad_config_is_a_usage_error(override) -> None:
     with pytest.raises(UsageError):
         build_config(get_scenario("sharpness"), "smoke", [override])
@@ -56,6 +59,52 @@ def test_paper_preset_constructs_resnet_and_optimizers() -> None:
     model = build_model(cfg.model.name, 3, 10, 32)
     assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     for arm in cfg.optim.arms:
-        opt = build_optimizer(arm, list(model.parameters()), cfg.optim, cfg.train.lr, cfg.train.momentum,
+        opt = build_optimizer(arm, model, cfg.optim, cfg.train.lr, cfg.train.momentum,
                               cfg.train.weight_decay)
         assert opt.param_groups[0]["lr"] == 0.1
+
+
+# BatchNorm directly on the inputs: its batch statistics do not depend on the weights, so the running stats
+# after one minibatch have a closed form whatever the optimiser does (BN momentum m = 0.1, start 0 and 1).
+X_BN = torch.randn(32, 1, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+Y_BN = torch.arange(32) % 3
+
+
+def input_bn_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4), nn.Linear(4, 3)).double()
+
+
+@pytest.mark.parametrize("arm", list(ARMS))
+@pytest.mark.parametrize("bn_stats", ["first_pass", "all_passes"])
+def test_training_loop_running_stats_from_the_first_pass_only(arm, bn_stats) -> None:
+    """first_pass: one BN update (the unperturbed pass); all_passes: one per forward–backward pass."""
+    model, o = input_bn_net(), OptimConfig()
+    opt = build_optimizer(arm, model, o, lr=0.05, momentum=0.9, weight_decay=5e-4)
+    train_epoch(model, opt, X_BN, Y_BN, batch_size=32, rng=np.random.default_rng(0), bn_stats=bn_stats)
+    passes = {"sgd": 1, "multistep_sam": o.k + 1, "lookbehind_sam": 2 * o.k, "lookbehind_asam": 2 * o.k}.get(arm, 2)
+    n = 1 if bn_stats == "first_pass" else passes
+    x = X_BN.flatten(1).numpy()
+    keep = 0.9**n  # n EMA updates toward the same batch statistics
+    bn = model[1]
+    assert bn.num_batches_tracked.item() == n
+    np.testing.assert_allclose(bn.running_mean.numpy(), (1 - keep) * x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), keep + (1 - keep) * x.var(0, ddof=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("rule", ["official", "all"])
+def test_both_asam_arms_use_the_same_rule(rule) -> None:
+    model = build_model("resnet18", 3, 10, 8, width=4)
+    names = {id(p): n for n, p in model.named_parameters()}
+    o = OptimConfig(asam_rule=rule)
+    flags = {}
+    for arm in ("asam", "lookbehind_asam"):
+        opt = build_optimizer(arm, model, o, lr=0.1, momentum=0.9, weight_decay=5e-4)
+        flags[arm] = {names[id(p)]: g["adaptive"] for g in opt.param_groups for p in g["params"]}
+    assert flags["asam"] == flags["lookbehind_asam"] and len(flags["asam"]) == len(names)
+    adaptive = {n for n, a in flags["asam"].items() if a}
+    if rule == "official":  # conv kernels, BN scales and the head's weight; biases (BN shifts, head) not
+        assert adaptive == {n for n in names.values() if n.endswith("weight")}
+        assert {n for n in names.values() if n.endswith("bias")} and not adaptive & {"head.bias"}
+    else:
+        assert adaptive == set(names.values())
