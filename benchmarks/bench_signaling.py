@@ -8,8 +8,11 @@ Instances:
     for misinformation and α = 0.1 for truthful; no-share payoffs 0 (spec §1, §6).
   * large: the same game observed through a fine-grained random classifier with
     Ŝ = 10⁴ predicted states (rows of Q ~ Dirichlet(0.05), seed 0), A = 2.
+  * robust: the default game with obedience imposed at 100 user priors (the vertices of the
+    polytope, μ_k = μ + 0.05 d_k, ``robust_instance``) and ε = 0.01 slack —
+    :func:`agents.persuasion.solve_robust_signaling`, 200 obedience rows.
 
-Targets: ≤ 2 ms (default) and ≤ 1 s (large), median wall time per solve
+Targets: ≤ 2 ms (default), ≤ 1 s (large) and ≤ 100 ms (robust), median wall time per solve
 (validation + LP build + HiGHS + evaluation).
 """
 
@@ -20,9 +23,9 @@ import timeit
 
 import numpy as np
 
-from agents.persuasion import solve_signaling
+from agents.persuasion import solve_robust_signaling, solve_signaling
 
-TARGETS_S = {"default (S=4, A=2)": 2e-3, "large (Ŝ=10^4, A=2)": 1.0}
+TARGETS_S = {"default (S=4, A=2)": 2e-3, "large (Ŝ=10^4, A=2)": 1.0, "robust (V=100, ε=0.01)": 0.1}
 
 
 def default_instance(alpha: float = 0.1):
@@ -42,9 +45,25 @@ def large_instance(n_pred: int = 10_000, seed: int = 0):
     return prior, u, v, q
 
 
+def robust_instance(n_vertices: int = 100, spread: float = 0.05, seed: int = 0):
+    """Default game plus ``n_vertices`` user priors μ + spread·d_k (d_k centred, ‖d_k‖∞ = 1)."""
+    prior, u, v, q = default_instance()
+    z = np.random.default_rng(seed).normal(size=(n_vertices, prior.size))
+    d = z - z.mean(axis=1, keepdims=True)
+    vertices = prior + spread * d / np.abs(d).max(axis=1, keepdims=True)
+    return prior, u, v, q, vertices
+
+
+def solve(args: tuple):
+    """The plain LP for (prior, u, v, Q); the robust LP (ε = 0.01) when vertices are appended."""
+    if len(args) == 5:
+        return solve_robust_signaling(*args[:4], user_priors=args[4], slack=0.01)
+    return solve_signaling(*args)
+
+
 def median_time(args: tuple, repeats: int, number: int) -> float:
     """Median over ``repeats`` of the mean time of ``number`` consecutive solves (s)."""
-    times = timeit.repeat(lambda: solve_signaling(*args), number=number, repeat=repeats)
+    times = timeit.repeat(lambda: solve(args), number=number, repeat=repeats)
     return float(np.median(times)) / number
 
 
@@ -55,13 +74,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="timing repeats for the default instance (large: repeats // 20, ≥ 3)")
     args = parser.parse_args(argv)
     cases = [("default (S=4, A=2)", default_instance(), max(args.repeats, 3), 10),
-             ("large (Ŝ=10^4, A=2)", large_instance(), max(args.repeats // 20, 3), 1)]
-    print(f"{'instance':<22}{'V*':>12}{'median':>14}{'target':>12}  ok")
+             ("large (Ŝ=10^4, A=2)", large_instance(), max(args.repeats // 20, 3), 1),
+             ("robust (V=100, ε=0.01)", robust_instance(), max(args.repeats // 4, 3), 1)]
+    print(f"{'instance':<24}{'V*':>12}{'median':>14}{'target':>12}  ok")
     for name, inst, repeats, number in cases:
-        value = solve_signaling(*inst).value                 # warm-up + value
+        value = solve(inst).value                            # warm-up + value
         t = median_time(inst, repeats, number)
         target = TARGETS_S[name]
-        print(f"{name:<22}{value:>12.6f}{t * 1e3:>11.3f} ms{target * 1e3:>9.0f} ms  "
+        print(f"{name:<24}{value:>12.6f}{t * 1e3:>11.3f} ms{target * 1e3:>9.0f} ms  "
               f"{'yes' if t <= target else 'NO'}")
 
 

@@ -262,22 +262,35 @@ def _obedience_triplets(user_weights: np.ndarray
     return rows, cols, data, n_pairs
 
 
-def _constraint_matrices(user_weights: np.ndarray):
-    """Returns (A_ub, b_ub, A_eq, b_eq); dense for small problems, sparse CSC otherwise."""
-    n_pred, n_act = user_weights.shape
+def _constraint_matrices(user_weights: np.ndarray, margins: np.ndarray | None = None):
+    """Returns (A_ub, b_ub, A_eq, b_eq); dense for small problems, sparse CSC otherwise.
+
+    ``user_weights`` is (Ŝ, A), or (V, Ŝ, A) for one block of obedience rows per user prior
+    (robust LP); ``margins`` (V, Ŝ), if given, is added to every row's entries of that block
+    (ε ν(θ̂) of the ε-slack constraint, see ``agents.persuasion.robust``).
+    """
+    blocks = user_weights[None] if user_weights.ndim == 2 else user_weights
+    _, n_pred, n_act = blocks.shape
     n_var = n_pred * n_act
-    rows, cols, data, n_pairs = _obedience_triplets(user_weights)
+    rows, cols, data, n_rows = [], [], [], 0
+    for k, weights in enumerate(blocks):
+        r, c, d, n_pairs = _obedience_triplets(weights)
+        if margins is not None:
+            d = (d.reshape(n_pairs, n_pred) + margins[k][None, :]).ravel()
+        rows.append(r + n_rows), cols.append(c), data.append(d)
+        n_rows += n_pairs
+    rows, cols, data = np.concatenate(rows), np.concatenate(cols), np.concatenate(data)
     eq_rows = np.repeat(np.arange(n_pred), n_act)            # Σ_a φ(a|θ̂_j) = 1
-    if n_var <= DENSE_MAX_VARIABLES:
-        a_ub = np.zeros((n_pairs, n_var))
+    if n_var <= DENSE_MAX_VARIABLES and n_rows * n_var <= 1 << 20:
+        a_ub = np.zeros((n_rows, n_var))
         a_ub[rows, cols] = data
         a_eq = np.zeros((n_pred, n_var))
         a_eq[eq_rows, np.arange(n_var)] = 1.0
     else:
-        a_ub = sp.csc_array((data, (rows, cols)), shape=(n_pairs, n_var))
+        a_ub = sp.csc_array((data, (rows, cols)), shape=(n_rows, n_var))
         a_eq = sp.csc_array((np.ones(n_var), (eq_rows, np.arange(n_var))),
                             shape=(n_pred, n_var))
-    return a_ub, np.zeros(n_pairs), a_eq, np.ones(n_pred)
+    return a_ub, np.zeros(n_rows), a_eq, np.ones(n_pred)
 
 
 def _clean_scheme(x: np.ndarray, n_pred: int, n_act: int) -> np.ndarray:

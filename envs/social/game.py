@@ -9,6 +9,9 @@ classifier's prediction θ̂ ~ Q(·|θ) and commits to a signalling scheme φ(σ
 and shares iff sharing has non-negative expected utility. An indifferent user follows the
 recommendation (sender-preferred tie-breaking, the usual convention in persuasion).
 
+A population of user types (``UserPopulation``: priors μ_k drawn around μ, weights w_k) reads the same
+signal with different priors; ``population_outcomes`` gives each type's outcome and their weighted sum.
+
 This module is the exact (expectation) layer of the world; `envs.social.model` simulates it on a
 network. The formal model is our reconstruction of Hossain, Mladenovic, Chen & Gidel, "A Persuasive
 Approach to Combating Misinformation" (ICML 2024): see ../shared/specs/persuasion.md.
@@ -186,6 +189,86 @@ class SocialGame:
             platform_utility=float(self.prior @ (share_given_state * v_share + (1 - share_given_state) * v_none)),
             user_utility=float(self.prior @ (share_given_state * u_share + (1 - share_given_state) * u_none)),
         )
+
+
+@dataclass(frozen=True)
+class UserPopulation:
+    """K user types: type k (a share w_k of the users) holds prior μ_k over post states.
+
+    Types see the same posts (drawn from the content prior) but read signals with their own prior.
+    """
+
+    priors: np.ndarray  # (K, S)
+    weights: np.ndarray  # (K,) Σ_k w_k = 1
+
+    def __post_init__(self) -> None:
+        priors, weights = np.asarray(self.priors, float), np.asarray(self.weights, float)
+        if priors.ndim != 2 or weights.shape != (priors.shape[0],):
+            raise ValueError(f"priors/weights: expected shapes (K, S) and (K,), got {priors.shape}, {weights.shape}")
+        for k, row in enumerate(priors):
+            check_distribution(f"priors[{k}]", row)
+        check_distribution("weights", weights)
+
+    @property
+    def n_types(self) -> int:
+        return self.priors.shape[0]
+
+    @classmethod
+    def homogeneous(cls, prior: np.ndarray) -> UserPopulation:
+        return cls(np.asarray(prior, float)[None, :], np.ones(1))
+
+    @classmethod
+    def around(cls, prior: np.ndarray, n_types: int, spread: float, rng: np.random.Generator) -> UserPopulation:
+        """K equally weighted types μ_k = μ + r d_k, d_k random in the simplex's plane with ‖d_k‖∞ = 1.
+
+        d_k = (z − z̄) / ‖z − z̄‖∞ with z ~ N(0, I) on μ's support, so ‖μ_k − μ‖∞ = r exactly; r must not
+        exceed the smallest positive μ(θ) (every μ_k stays a distribution).
+        """
+        prior = np.asarray(prior, float)
+        check_distribution("prior", prior)
+        if int(n_types) != n_types or n_types < 1:
+            raise ValueError(f"n_types must be an integer >= 1, got {n_types}")
+        support = prior > 0
+        limit = float(prior[support].min())
+        if not (np.isfinite(spread) and 0.0 <= spread <= limit):
+            raise ValueError(f"spread must lie in [0, min positive prior = {limit:g}], got {spread}")
+        z = rng.normal(size=(int(n_types), int(support.sum())))
+        d = z - z.mean(axis=1, keepdims=True)
+        d /= np.maximum(np.abs(d).max(axis=1, keepdims=True), 1e-300)
+        priors = np.tile(prior, (int(n_types), 1))
+        priors[:, support] += spread * d
+        priors = np.clip(priors, 0.0, None)
+        return cls(priors / priors.sum(axis=1, keepdims=True), np.full(int(n_types), 1.0 / n_types))
+
+
+@dataclass(frozen=True)
+class PopulationOutcomes:
+    """Per-type outcomes (each type best-responding with its own prior) and their weighted aggregate."""
+
+    per_type: list[Outcomes]
+    aggregate: Outcomes
+
+
+def population_outcomes(game: SocialGame, scheme: np.ndarray, population: UserPopulation, *,
+                        personalised: bool = False) -> PopulationOutcomes:
+    """Exact outcomes of a public scheme ((Ŝ, 2) or (Ŝ,)), or with ``personalised`` one scheme per type
+    ((K, Ŝ, 2) or (K, Ŝ)) sent privately to the users of that type.
+
+    Every quantity of `Outcomes` is linear in P(share | θ), so the aggregate is Σ_k w_k (outcome of type k).
+    """
+    scheme = np.asarray(scheme, dtype=float)
+    if personalised and scheme.shape[0] != population.n_types:
+        raise ValueError(f"scheme: {scheme.shape[0]} personalised schemes for {population.n_types} types")
+    per_type = [game.outcomes(scheme[k] if personalised else scheme, user_prior=population.priors[k])
+                for k in range(population.n_types)]
+    w = population.weights
+    mix = lambda key: float(sum(wk * getattr(o, key) for wk, o in zip(w, per_type)))  # noqa: E731
+    aggregate = Outcomes(
+        share_given_state=sum(wk * o.share_given_state for wk, o in zip(w, per_type)),
+        p_share=mix("p_share"), p_share_and_misinformation=mix("p_share_and_misinformation"),
+        platform_utility=mix("platform_utility"), user_utility=mix("user_utility"),
+    )
+    return PopulationOutcomes(per_type, aggregate)
 
 
 def check_distribution(name: str, p: np.ndarray, atol: float = 1e-8) -> None:
