@@ -72,27 +72,35 @@ def propagate_cascades(
     max_hops: int,
     rng: np.random.Generator,
     max_bitmap_bytes: int = DEFAULT_MAX_BITMAP_BYTES,
+    signal_group: np.ndarray | None = None,
 ) -> CascadeRecord:
     """Run the cascades of all posts of a round (see the module docstring for the process).
 
     Args:
         adjacency: (N, N) CSR adjacency of the follower network (row i lists i's neighbours).
         seeds: (P,) seed user of each post.
-        signals: (P,) public signal of each post (0 = don't share, 1 = share recommended).
+        signals: (P,) public signal of each post (0 = don't share, 1 = share recommended), or (P, G)
+            private signals, one per group of users (user i sees column ``signal_group[i]``).
         share_table: (N, 2) bool, whether user i shares after signal σ (may be a broadcast view).
         view_probability: per-edge exposure probability p ∈ [0, 1].
         max_hops: number of propagation hops after the seed exposure (0 = seeds only).
         rng: the random stream; the draws are a deterministic function of it and the inputs.
         max_bitmap_bytes: bound on the exposure stamp array; sets the chunk size of posts.
+        signal_group: (N,) column of ``signals`` each user sees; required iff ``signals`` is 2-D.
 
     Returns:
         The CascadeRecord of every exposure.
     """
     n_posts, n_users = len(seeds), adjacency.shape[0]
+    signals = np.asarray(signals)
+    if (signals.ndim == 2) != (signal_group is not None):
+        raise ValueError("signal_group: required exactly when signals is (P, G)")
+    if signals.ndim == 1:
+        signals, signal_group = signals[:, None], np.zeros(n_users, dtype=np.int64)
     chunk = max(1, max_bitmap_bytes // (4 * n_users))  # int32 stamps
     parts = [
         _propagate_chunk(adjacency, seeds[start:start + chunk], signals[start:start + chunk], share_table,
-                         view_probability, max_hops, rng)
+                         view_probability, max_hops, rng, signal_group)
         for start in range(0, n_posts, chunk)
     ]
     if len(parts) == 1:
@@ -115,6 +123,7 @@ def _propagate_chunk(
     view_probability: float,
     max_hops: int,
     rng: np.random.Generator,
+    signal_group: np.ndarray,
 ) -> CascadeRecord:
     n_posts, n_users = len(seeds), adjacency.shape[0]
     indptr, neighbours = adjacency.indptr.astype(np.int64), adjacency.indices.astype(np.int64)
@@ -124,7 +133,7 @@ def _propagate_chunk(
     posts = np.arange(n_posts)
     users = np.asarray(seeds, dtype=np.int64)
     stamp[posts * n_users + users] = 1
-    shared = share_table[users, signals]
+    shared = share_table[users, signals[posts, signal_group[users]]]
     seed_shared = shared
     all_posts, all_users, all_shared, hop_sizes = [posts], [users], [shared], [n_posts]
 
@@ -145,7 +154,7 @@ def _propagate_chunk(
         stamp[keys] = tag
         keys = keys[stamp[keys] == tag]
         posts, users = np.divmod(keys, n_users)
-        shared = share_table[users, signals[posts]]
+        shared = share_table[users, signals[posts, signal_group[users]]]
         all_posts.append(posts)
         all_users.append(users)
         all_shared.append(shared)

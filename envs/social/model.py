@@ -22,7 +22,15 @@ Seed exposures are exactly the single-round game, so ``share_rate`` and
 
 Users: homogeneous (every user's prior is μ_t) or, with ``prior_concentration`` = c, heterogeneous:
 prior_i ~ Dirichlet(c · μ_base) is drawn once and kept as a fixed tilt w_i = prior_i / μ_base, so that
-prior_i(t) ∝ μ_t · w_i as the content prior moves.
+prior_i(t) ∝ μ_t · w_i as the content prior moves. With ``user_types`` (K priors μ_k, weights w_k) each
+user belongs to one type (round(w_k N) users of type k, placed at random on the network), with tilt
+μ_k / μ_base; metrics are also reported per type (at seed exposures). A *personalised* deployment
+(``set_scheme(schemes, personalised=True)``, one scheme per type) draws one private recommendation per
+type for each post; a user of type k sees the post with σ_k.
+
+Reach: besides seed-exposure rates, ``views_per_post``, ``misinformation_views`` (every exposure in the
+cascade, weighted by the post's m) and ``reach_platform_utility`` (v summed over every exposed user's
+action, per post) count the whole cascade.
 
 Default scheme: honest revelation of θ̂ (spec §6 baseline 2, ``full_revelation_scheme``); any scheme
 is deployed with ``set_scheme`` and stays fixed (it is not re-optimised as μ_t moves).
@@ -57,6 +65,9 @@ REPORTERS = (
     "misinformation_cascade_size",
     "platform_utility",
     "n_decisions",
+    "views_per_post",
+    "misinformation_views",
+    "reach_platform_utility",
 )
 
 
@@ -117,7 +128,8 @@ class UserAgent(FixedAgent):
         """
         model = self.model
         game = model.game
-        return int(best_response(self.prior, game.confusion, model.scheme, game.user_utility)[signal])
+        scheme = model.schemes[model.signal_group[self.index]]   # the public scheme, or this type's own
+        return int(best_response(self.prior, game.confusion, scheme, game.user_utility)[signal])
 
     def record(self, shared: bool, misinformation: float) -> None:
         """Count one exposure of this user in the model's per-user arrays (per-agent mode).
@@ -146,6 +158,8 @@ class MisinformationModel(mesa.Model):
         view_probability: probability that a sharer exposes a given neighbour, in [0, 1].
         max_hops: propagation hops after the seed exposure (0 = seed exposures only).
         prior_concentration: None for homogeneous priors; else c > 0, user priors ~ Dirichlet(c · μ_base).
+        user_types: None, or (K, S) type priors μ_k (exclusive with ``prior_concentration``).
+        type_weights: (K,) share of users of each type; default uniform.
         performative_eta: η ∈ [0, 1]; 0 keeps the world static.
         scheme: (Ŝ, 2) or (Ŝ,) P(recommend share | θ̂); default ``full_revelation_scheme(game)``.
             The scheme is fixed until ``set_scheme`` (it is not re-optimised when μ_t moves).
@@ -155,7 +169,9 @@ class MisinformationModel(mesa.Model):
     Attributes:
         content_prior: (S,) current content distribution μ_t (μ_0 = ``game.prior`` = μ_base).
         user_priors: (N, S) read-only current user priors (a broadcast of μ_t when homogeneous).
-        scheme: (Ŝ, 2) the deployed scheme φ(σ | θ̂).
+        scheme: (Ŝ, 2) the deployed public scheme φ(σ | θ̂) (type 0's when personalised).
+        schemes: (1, Ŝ, 2) the public scheme, or (K, Ŝ, 2) personalised schemes.
+        user_type: (N,) type of each user (all 0 without ``user_types``); type_priors: (K, S) current.
         users: the UserAgents, ``users[i]`` on network node i; ``G``, ``grid`` (Mesa ``Network``) and
             ``adjacency`` (CSR) are the same network.
         user_exposures, user_shares, user_misinformation_shares: (N,) cumulative per-user counters
@@ -167,8 +183,10 @@ class MisinformationModel(mesa.Model):
             (mean v(θ, seed action)), ``n_decisions`` (exposures = share decisions) — plus ``max_depth``
             (deepest hop reached), ``performative_degenerate`` (1.0 if nothing was shared in a
             performative update) and ``share_given_state`` ((S,) empirical P(share | θ) at seed
-            exposures, NaN for states with no post this round).
-        datacollector: Mesa DataCollector, one row of the six reporters per round.
+            exposures, NaN for states with no post this round), the reach metrics (module docstring) and
+            ``share_rate_by_type``, ``misinformation_share_rate_by_type``, ``platform_utility_by_type``
+            ((K,) seed-exposure rates per user type, NaN for a type without seed exposures).
+        datacollector: Mesa DataCollector, one row of the nine reporters per round.
     """
 
     def __init__(
@@ -182,6 +200,8 @@ class MisinformationModel(mesa.Model):
         view_probability: float = 0.3,
         max_hops: int = 6,
         prior_concentration: float | None = None,
+        user_types: np.ndarray | None = None,
+        type_weights: np.ndarray | None = None,
         performative_eta: float = 0.0,
         scheme: np.ndarray | None = None,
         step_mode: str = "vectorized",
@@ -189,6 +209,9 @@ class MisinformationModel(mesa.Model):
     ) -> None:
         _validate(n_users, graph, avg_degree, posts_per_round, view_probability, max_hops,
                   prior_concentration, performative_eta, step_mode)
+        if user_types is not None and prior_concentration is not None:
+            raise ValueError("user_types: give either user_types or prior_concentration, not both")
+        type_priors = None if user_types is None else _check_types(user_types, type_weights, game.n_states)
         super().__init__(rng=rng)
         self.game = game
         self.n_users = int(n_users)
@@ -198,7 +221,6 @@ class MisinformationModel(mesa.Model):
         self.max_hops = int(max_hops)
         self.performative_eta = float(performative_eta)
         self.step_mode = step_mode
-        self.set_scheme(full_revelation_scheme(game) if scheme is None else scheme)
 
         # World: follower network, one user per node, adjacency cached for the hot path.
         self.G = _build_graph(graph, self.n_users, avg_degree, seed=int(self.rng.integers(2**31)))
@@ -215,9 +237,17 @@ class MisinformationModel(mesa.Model):
         self.base_prior = np.asarray(game.prior, dtype=float).copy()
         self.content_prior = self.base_prior.copy()
         self.user_tilt: np.ndarray | None = None
+        self.type_tilt: np.ndarray | None = None
+        self.user_type = np.zeros(self.n_users, dtype=np.int64)
         if prior_concentration is not None:
             self.user_tilt = _dirichlet_tilt(self.base_prior, float(prior_concentration), self.n_users, self.rng)
+        if type_priors is not None:
+            priors, weights = type_priors
+            self.type_tilt = np.divide(priors, self.base_prior, out=np.zeros_like(priors), where=self.base_prior > 0)
+            self.user_type = _assign_types(weights, self.n_users, self.rng)
+        self.n_types = 1 if self.type_tilt is None else self.type_tilt.shape[0]
         self._refresh_user_priors()
+        self.set_scheme(full_revelation_scheme(game) if scheme is None else scheme)
 
         # Per-user counters (read through the agents' properties) and per-round metrics.
         self.user_exposures = np.zeros(self.n_users, dtype=np.int64)
@@ -229,13 +259,29 @@ class MisinformationModel(mesa.Model):
         )
 
     # ------------------------------------------------------------------ public interface
-    def set_scheme(self, scheme: np.ndarray) -> None:
-        """Deploy a scheme: (Ŝ, 2) rows φ(σ | θ̂), or (Ŝ,) P(recommend share | θ̂)."""
-        self.scheme = as_scheme(scheme, self.game.n_predictions)
+    def set_scheme(self, scheme: np.ndarray, personalised: bool = False) -> None:
+        """Deploy a public scheme — (Ŝ, 2) rows φ(σ | θ̂), or (Ŝ,) P(recommend share | θ̂) — or, with
+        ``personalised``, one scheme per user type ((K, Ŝ, 2) or (K, Ŝ)), sent privately."""
+        n_pred = self.game.n_predictions
+        if personalised:
+            if np.ndim(scheme) not in (2, 3) or len(scheme) != self.n_types:
+                raise ValueError(f"scheme: personalised schemes need one per type ({self.n_types}), "
+                                 f"got shape {np.shape(scheme)}")
+            self.schemes = np.stack([as_scheme(s, n_pred) for s in scheme])
+        else:
+            self.schemes = as_scheme(scheme, n_pred)[None]
+        self.personalised = bool(personalised)
+        self.scheme = self.schemes[0]
+        self.signal_group = self.user_type if personalised else np.zeros(self.n_users, dtype=np.int64)
 
     def decision_table(self) -> np.ndarray:
-        """(N, 2) bool: does user i share after signal σ? One best_response call for all users."""
+        """(N, 2) bool: does user i share after signal σ (from their own scheme)? Vectorised over users."""
         game = self.game
+        if self.type_tilt is not None:  # K types: one best response per type, gathered per user
+            table = np.stack([best_response(self.type_priors[k], game.confusion,
+                                            self.schemes[k if self.personalised else 0], game.user_utility)
+                              for k in range(self.n_types)]) == SHARE
+            return table[self.user_type]
         if self.user_tilt is None:  # homogeneous: one representative user, broadcast
             action = best_response(self.content_prior, game.confusion, self.scheme, game.user_utility)
             return np.broadcast_to(action == SHARE, (self.n_users, 2))
@@ -255,11 +301,15 @@ class MisinformationModel(mesa.Model):
         game, rng, n_posts = self.game, self.rng, self.posts_per_round
         state = _sample_categorical(np.cumsum(self.content_prior), rng.random(n_posts))
         prediction = _sample_categorical(np.cumsum(game.confusion, axis=1)[state], rng.random(n_posts))
-        signal = (rng.random(n_posts) < self.scheme[prediction, SHARE]).astype(np.int64)
+        if self.personalised:  # one private recommendation per type and post, (P, K)
+            signal = (rng.random((n_posts, self.n_types)) < self.schemes[:, prediction, SHARE].T).astype(np.int64)
+        else:
+            signal = (rng.random(n_posts) < self.scheme[prediction, SHARE]).astype(np.int64)
         seeds = rng.integers(0, self.n_users, n_posts)
 
         record = propagate_cascades(self.adjacency, seeds, signal, self.decision_table(),
-                                    self.view_probability, self.max_hops, rng)
+                                    self.view_probability, self.max_hops, rng,
+                                    signal_group=self.signal_group if self.personalised else None)
 
         sharers, shared_posts = record.user[record.shared], record.post[record.shared]
         self.user_exposures += np.bincount(record.user, minlength=self.n_users)
@@ -267,8 +317,8 @@ class MisinformationModel(mesa.Model):
         self.user_misinformation_shares += np.bincount(
             sharers, weights=game.misinformation[state[shared_posts]], minlength=self.n_users
         )
-        self._finish_round(state, record.seed_shared, np.bincount(shared_posts, minlength=n_posts),
-                           record.n_decisions, record.max_depth)
+        self._finish_round(state, seeds, record.seed_shared, np.bincount(shared_posts, minlength=n_posts),
+                           np.bincount(record.post, minlength=n_posts), record.n_decisions, record.max_depth)
 
     def _step_agents(self) -> None:
         """The per-agent loop: post by post, a breadth-first cascade in which every exposed agent
@@ -277,17 +327,17 @@ class MisinformationModel(mesa.Model):
         states, predictions = range(game.n_states), range(game.n_predictions)
         prior_cdf = list(itertools.accumulate(self.content_prior))
         confusion_cdf = [list(itertools.accumulate(row)) for row in game.confusion]
-        state_of_post, seed_shared, sharers_per_post = [], [], []
+        state_of_post, seed_users, seed_shared, sharers_per_post, views_per_post = [], [], [], [], []
         n_decisions = max_depth = 0
 
         for _ in range(self.posts_per_round):
             state = rnd.choices(states, cum_weights=prior_cdf)[0]
             prediction = rnd.choices(predictions, cum_weights=confusion_cdf[state])[0]
-            signal = SHARE if rnd.random() < self.scheme[prediction, SHARE] else NO_SHARE
+            signals = [SHARE if rnd.random() < scheme[prediction, SHARE] else NO_SHARE for scheme in self.schemes]
             misinformation = float(game.misinformation[state])
 
             seed = rnd.choice(self.users)
-            seed_action = seed.decide(signal)
+            seed_action = seed.decide(signals[self.signal_group[seed.index]])
             seed.record(seed_action == SHARE, misinformation)
             n_decisions += 1
             exposed = {seed}
@@ -303,7 +353,7 @@ class MisinformationModel(mesa.Model):
                         exposed.add(neighbour)
                         max_depth = max(max_depth, hop)
                         n_decisions += 1
-                        shares = neighbour.decide(signal) == SHARE
+                        shares = neighbour.decide(signals[self.signal_group[neighbour.index]]) == SHARE
                         neighbour.record(shares, misinformation)
                         if shares:
                             next_frontier.append(neighbour)
@@ -311,19 +361,25 @@ class MisinformationModel(mesa.Model):
                 frontier = next_frontier
 
             state_of_post.append(state)
+            seed_users.append(seed.index)
             seed_shared.append(seed_action == SHARE)
             sharers_per_post.append(n_sharers)
+            views_per_post.append(len(exposed))
 
-        self._finish_round(np.array(state_of_post), np.array(seed_shared), np.array(sharers_per_post),
-                           n_decisions, max_depth)
+        self._finish_round(np.array(state_of_post), np.array(seed_users), np.array(seed_shared),
+                           np.array(sharers_per_post), np.array(views_per_post), n_decisions, max_depth)
 
     # ------------------------------------------------------------------ shared bookkeeping
-    def _finish_round(self, state: np.ndarray, seed_shared: np.ndarray, sharers_per_post: np.ndarray,
-                      n_decisions: int, max_depth: int) -> None:
+    def _finish_round(self, state: np.ndarray, seed_users: np.ndarray, seed_shared: np.ndarray,
+                      sharers_per_post: np.ndarray, views_per_post: np.ndarray, n_decisions: int,
+                      max_depth: int) -> None:
         """Round metrics from per-post outcomes, DataCollector row, then the performative update."""
         game = self.game
         misinformation = game.misinformation[state]
         action = seed_shared.astype(np.int64)
+        seed_type = self.user_type[seed_users]
+        per_type = lambda x: _group_mean(x, seed_type, self.n_types)  # noqa: E731
+        v_share, v_none = game.platform_utility[state, SHARE], game.platform_utility[state, NO_SHARE]
         posts_per_state = np.bincount(state, minlength=game.n_states)
         shares_per_state = np.bincount(state, weights=action, minlength=game.n_states)
         share_given_state = np.divide(shares_per_state, posts_per_state,
@@ -339,6 +395,13 @@ class MisinformationModel(mesa.Model):
             ),
             "platform_utility": float(game.platform_utility[state, action].mean()),
             "n_decisions": float(n_decisions),
+            "views_per_post": float(views_per_post.mean()),
+            "misinformation_views": float((misinformation * views_per_post).mean()),
+            "reach_platform_utility": float((sharers_per_post * v_share
+                                             + (views_per_post - sharers_per_post) * v_none).mean()),
+            "share_rate_by_type": per_type(action),
+            "misinformation_share_rate_by_type": per_type(action * misinformation),
+            "platform_utility_by_type": per_type(game.platform_utility[state, action]),
             "max_depth": float(max_depth),
             "share_given_state": share_given_state,
             "performative_degenerate": 0.0,
@@ -354,13 +417,17 @@ class MisinformationModel(mesa.Model):
             self._refresh_user_priors()
 
     def _refresh_user_priors(self) -> None:
-        """user_priors (read-only): μ_t for everyone, or μ_t · w_i renormalised per user."""
+        """user_priors (read-only): μ_t for everyone, or μ_t · w_i renormalised per user (per type)."""
+        if self.type_tilt is not None:
+            self.type_priors = _tilted(self.content_prior, self.type_tilt)
+            priors = self.type_priors[self.user_type]
+            priors.setflags(write=False)
+            self.user_priors = priors
+            return
         if self.user_tilt is None:
             self.user_priors = np.broadcast_to(self.content_prior, (self.n_users, self.content_prior.size))
             return
-        tilted = self.content_prior * self.user_tilt
-        total = tilted.sum(axis=1, keepdims=True)
-        priors = np.where(total > 0, tilted / np.where(total > 0, total, 1.0), self.content_prior)
+        priors = _tilted(self.content_prior, self.user_tilt)
         priors.setflags(write=False)
         self.user_priors = priors
 
@@ -368,6 +435,42 @@ class MisinformationModel(mesa.Model):
 # ---------------------------------------------------------------------- helpers
 def _reporter(key: str):
     return lambda model: model.last_round[key]
+
+
+def _tilted(content_prior: np.ndarray, tilt: np.ndarray) -> np.ndarray:
+    """Rows μ_t ⊙ w renormalised (μ_t where the tilt has no mass on μ_t's support)."""
+    tilted = content_prior * tilt
+    total = tilted.sum(axis=1, keepdims=True)
+    return np.where(total > 0, tilted / np.where(total > 0, total, 1.0), content_prior)
+
+
+def _group_mean(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """(K,) mean of `values` within each group (NaN for an empty group)."""
+    count = np.bincount(group, minlength=n_groups)
+    total = np.bincount(group, weights=np.asarray(values, float), minlength=n_groups)
+    return np.divide(total, count, out=np.full(n_groups, np.nan), where=count > 0)
+
+
+def _check_types(user_types: np.ndarray, type_weights: np.ndarray | None, n_states: int):
+    """Validated ((K, S) type priors, (K,) weights); raises ValueError naming the argument."""
+    priors = np.asarray(user_types, dtype=float)
+    if priors.ndim != 2 or priors.shape[1] != n_states or not np.all(np.isfinite(priors)):
+        raise ValueError(f"user_types: expected a finite (K, {n_states}) array of priors, got shape {priors.shape}")
+    if np.any(priors < 0) or np.any(np.abs(priors.sum(axis=1) - 1.0) > 1e-8):
+        raise ValueError("user_types: every row must be a probability vector")
+    k = priors.shape[0]
+    weights = np.full(k, 1.0 / k) if type_weights is None else np.asarray(type_weights, dtype=float)
+    if weights.shape != (k,) or not np.all(np.isfinite(weights)) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-8:
+        raise ValueError(f"type_weights: expected {k} non-negative weights summing to 1, got {type_weights!r}")
+    return priors, weights
+
+
+def _assign_types(weights: np.ndarray, n_users: int, rng: np.random.Generator) -> np.ndarray:
+    """(N,) user types: round(w_k N) users of type k (largest remainders), in random order."""
+    exact = weights * n_users
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact)[: n_users - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(weights)), counts))
 
 
 def _sample_categorical(cdf: np.ndarray, uniform: np.ndarray) -> np.ndarray:

@@ -82,7 +82,8 @@ def test_same_seed_same_data_different_seed_different_data(step_mode):
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert not frames[0].equals(frames[2])
     assert list(frames[0].columns) == ["share_rate", "misinformation_share_rate", "mean_cascade_size",
-                                       "misinformation_cascade_size", "platform_utility", "n_decisions"]
+                                       "misinformation_cascade_size", "platform_utility", "n_decisions",
+                                       "views_per_post", "misinformation_views", "reach_platform_utility"]
 
 
 # ---------------------------------------------------------------- seed exposures = the single-round game
@@ -215,3 +216,71 @@ def test_performative_feedback_moves_the_priors(prior_concentration):
     run(static, 2)
     np.testing.assert_array_equal(static.content_prior, GAME.prior)
     np.testing.assert_array_equal(static.user_priors, users_before)
+
+
+# ---------------------------------------------------------------- user types, personalised signals, reach
+LP_SCHEME = np.array([0.0, 50 / 59, 0.0, 0.0])  # the LP optimum of the default game (φ(TP) = 0.8475 = 50/59)
+SHIFTED = GAME.prior + 1e-6 * np.array([-1, 1, -1, 1]) / 2  # 1e-6 toward popular content
+
+
+def test_types_are_assigned_in_proportion_and_read_the_signal_with_their_own_prior():
+    model = small(user_types=np.stack([GAME.prior, SHIFTED]), type_weights=[0.75, 0.25], scheme=LP_SCHEME)
+    assert np.bincount(model.user_type).tolist() == [150, 50]
+    np.testing.assert_allclose(model.user_priors[model.user_type == 1], np.tile(SHIFTED, (50, 1)), atol=1e-12)
+    table = model.decision_table()
+    assert np.all(table[model.user_type == 0] == [False, True])  # the indifferent type obeys (ties)
+    assert np.all(table[model.user_type == 1] == [True, True])   # 1e-6 away: shares after "don't share" too
+    for user in model.users[:20]:
+        assert [user.decide(NO_SHARE), user.decide(SHARE)] == list(table[user.index].astype(int))
+    with pytest.raises(ValueError, match="user_types"):
+        small(user_types=np.stack([GAME.prior, SHIFTED]), prior_concentration=2.0)
+    with pytest.raises(ValueError, match="type_weights"):
+        small(user_types=np.stack([GAME.prior, SHIFTED]), type_weights=[0.5, 0.6])
+
+
+@pytest.mark.parametrize("step_mode", ["vectorized", "agents"])
+def test_knife_edge_per_type_rates_match_the_game(step_mode):
+    """Per-type seed-exposure rates: the obeying type shares 0.0305 misinformation, the shifted one 0.3."""
+    from envs.social import UserPopulation, population_outcomes
+
+    population = UserPopulation(np.stack([GAME.prior, SHIFTED]), np.array([0.5, 0.5]))
+    exact = population_outcomes(GAME, LP_SCHEME, population)
+    assert [o.p_share_and_misinformation for o in exact.per_type] == pytest.approx([0.0305085, 0.3], abs=1e-6)
+    model = small(user_types=population.priors, scheme=LP_SCHEME, posts_per_round=400, step_mode=step_mode)
+    rates = np.array([model.step() or model.last_round["misinformation_share_rate_by_type"] for _ in range(3)])
+    np.testing.assert_allclose(rates.mean(axis=0), [0.0305, 0.3], atol=0.045)
+    assert exact.aggregate.p_share_and_misinformation == pytest.approx((0.0305085 + 0.3) / 2, abs=1e-6)
+
+
+@pytest.mark.parametrize("step_mode", ["vectorized", "agents"])
+def test_personalised_schemes_reach_each_type_privately(step_mode):
+    """Type 0 is always told "share", type 1 always "don't share": with misinformation-averse users
+    under a perfect classifier each type follows its own recommendation, whatever the other sees."""
+    game = SocialGame.default(misinformation_accuracy=1.0, popularity_accuracy=1.0, misinformation_aversion=3.0)
+    model = MisinformationModel(game, n_users=100, avg_degree=4.0, posts_per_round=200, view_probability=1.0,
+                                user_types=np.stack([game.prior, game.prior]), step_mode=step_mode, rng=3)
+    model.set_scheme(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]), personalised=True)
+    table = model.decision_table()
+    assert np.all(table[model.user_type == 0] == [False, True]) and np.all(table[model.user_type == 1] == [False, True])
+    model.step()
+    share = model.last_round["share_rate_by_type"]
+    # type 0 is told to share exactly the truthful posts (TU, TP); type 1 only TP: P = 0.7 vs 0.4
+    np.testing.assert_allclose(share, [0.7, 0.4], atol=0.12)
+    assert model.last_round["misinformation_share_rate"] == 0.0
+    with pytest.raises(ValueError, match="scheme"):
+        model.set_scheme(np.ones((3, 4)), personalised=True)
+
+
+@pytest.mark.parametrize("max_hops, views", [(10, 5.0), (0, 1.0)])
+def test_reach_metrics_on_a_hand_made_cascade(max_hops, views):
+    """A path of 5 users, every post is popular misinformation that everyone shares, every share seen:
+    each post is viewed by all 5 users (1 without hops), costing the platform v = −1 per share."""
+    game = SocialGame.default(prior=(0.0, 0.0, 0.0, 1.0))
+    model = MisinformationModel(game, n_users=5, avg_degree=2.0, graph="watts_strogatz", posts_per_round=30,
+                                view_probability=1.0, max_hops=max_hops, scheme=np.ones(4), rng=0)
+    model.adjacency = nx.to_scipy_sparse_array(nx.path_graph(5), format="csr")
+    model.step()
+    r = model.last_round
+    assert r["views_per_post"] == views and r["misinformation_views"] == views
+    assert r["reach_platform_utility"] == -views and r["platform_utility"] == -1.0
+    assert r["mean_cascade_size"] == views
