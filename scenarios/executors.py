@@ -82,9 +82,12 @@ def map_jobs(
     return [results[i] for i in sorted(results)]
 
 
-def _ignore_sigint() -> None:
-    """Pool workers ignore Ctrl-C: the parent decides what stops (an idle worker hit by SIGINT would break the pool)."""
+def _init_worker() -> None:
+    """Pool workers ignore Ctrl-C (the parent decides what stops; an idle worker hit by SIGINT would break the
+    pool) and die quietly on SIGTERM between jobs (a forked worker inherits the parent's raising handler)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _map_process(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, report: OnResult,
@@ -93,13 +96,14 @@ def _map_process(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, re
     queue: deque[int] = deque(range(len(jobs)))
     suspects: deque[int] = deque()  # were running when a worker died: re-run one at a time
     while queue or suspects:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
         running: dict[Future, int] = {}
         broken = False
         try:
             while (queue or suspects or running) and not broken:
                 if suspects and not running:
-                    running[pool.submit(fn, jobs[suspects[0]])] = suspects.popleft()
+                    index = suspects.popleft()
+                    running[pool.submit(fn, jobs[index])] = index
                 while queue and not suspects and len(running) < workers:
                     index = queue.popleft()
                     running[pool.submit(fn, jobs[index])] = index

@@ -2,18 +2,24 @@
 
 ``mode`` picks what ``run`` does: ``ok`` (log ``steps`` records, return metrics), ``interrupt``
 (KeyboardInterrupt after logging one record, as Ctrl-C would), ``crash`` (RuntimeError after
-logging one record), ``bad_result`` (return a plain dict instead of a ScenarioResult).
+logging one record), ``bad_result`` (return a plain dict instead of a ScenarioResult), ``kill``
+(SIGKILL its own process after one record, as the OOM killer would). Every mode sleeps ``sleep_s``
+per step and checkpoints after each step, so a stopped run resumes where it was.
+
+For subprocess tests: ``RECAST_SCENARIOS=fake_spine=fake_scenarios`` with this folder on PYTHONPATH.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from scenarios.registry import Scenario, ScenarioResult
+from scenarios.validation import param
 
 NAME = "fake_spine"
 MODULE = __name__  # what SCENARIO_MODULES must map NAME to
@@ -21,28 +27,29 @@ MODULE = __name__  # what SCENARIO_MODULES must map NAME to
 
 @dataclass
 class Inner:
-    gain: float = 1.0
+    gain: float = param(1.0, ge=-100, le=100)
     label: str = "a"
 
 
 @dataclass
 class FakeConfig:
-    mode: str = "ok"  # ok | interrupt | crash | bad_result
-    steps: int = 4
-    weights: list[float] = field(default_factory=lambda: [1.0])
+    mode: str = param("ok", choices=("ok", "interrupt", "crash", "bad_result", "kill"))
+    steps: int = param(4, ge=1, le=10_000)
+    sleep_s: float = param(0.0, ge=0, le=10)
+    weights: list[float] = param([1.0], ge=-100, le=100, nonempty=True)
     inner: Inner = field(default_factory=Inner)
 
     def validate(self) -> None:
-        if self.mode not in ("ok", "interrupt", "crash", "bad_result"):
-            raise ValueError(f"mode must be ok, interrupt, crash or bad_result, got '{self.mode}'")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.mode == "bad_result" and self.steps > 1000:  # a cross-field rule, for the tests
+            raise ValueError("mode=bad_result needs steps <= 1000")
 
 
 def run(cfg: FakeConfig, ctx) -> ScenarioResult:
     rng = ctx.seeds.generator("fake")
-    draws = []
-    for step in range(cfg.steps):
+    state = ctx.load_checkpoint() or {"step": 0, "draws": []}
+    draws = list(state["draws"])
+    rng.normal(size=len(draws))  # the stream continues where the checkpoint left it
+    for step in range(state["step"], cfg.steps):
         draw = float(rng.normal())
         draws.append(draw)
         ctx.log({"step": step, "draw": np.float64(draw), "mode": cfg.mode})
@@ -50,6 +57,11 @@ def run(cfg: FakeConfig, ctx) -> ScenarioResult:
             raise KeyboardInterrupt
         if cfg.mode == "crash" and step == 0:
             raise RuntimeError("boom: the fake scenario crashed on purpose")
+        if cfg.mode == "kill" and step == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(cfg.sleep_s)
+        if cfg.sleep_s > 0:
+            ctx.save_checkpoint({"step": step + 1, "draws": draws})
     value = cfg.inner.gain * sum(cfg.weights) + float(np.mean(draws))
     if cfg.mode == "bad_result":
         return {"value": value}  # type: ignore[return-value] - a scenario bug the spine must label

@@ -91,7 +91,7 @@ def test_complete_run_directory(fake_registered, tmp_path) -> None:
     assert summary["metrics"]["undefined"] is None
     assert summary["pid"] == os.getpid() and summary["host"] and summary["attempt"] == 1
     assert summary["git_dirty"] in (True, False, None) and summary["updated_utc"] >= summary["started_utc"]
-    assert summary["config"] == {"mode": "ok", "steps": 2, "weights": [1.5, 2.5],
+    assert summary["config"] == {"mode": "ok", "steps": 2, "sleep_s": 0.0, "weights": [1.5, 2.5],
                                  "inner": {"gain": 2.0, "label": "smoke"}}
     assert yaml.safe_load((run_dir / "config.yaml").read_text()) == summary["config"]
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

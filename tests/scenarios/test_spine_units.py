@@ -89,8 +89,14 @@ def test_fake_preset_nested_overrides_and_lists() -> None:
     assert isinstance(cfg.inner, fake.Inner) and all(isinstance(w, float) for w in cfg.weights)
     cfg = build_config(scenario, "smoke", ["inner.label=b"])  # a nested key the preset set, overridden
     assert cfg.inner.label == "b"
-    with pytest.raises(UsageError, match="steps must be >= 1"):
+    with pytest.raises(UsageError, match="steps=0: must be >= 1"):
         build_config(scenario, "cpu", ["steps=0"])
+    with pytest.raises(UsageError, match="mode=bogus: must be one of: ok, interrupt"):
+        build_config(scenario, "cpu", ["mode=bogus"])
+    with pytest.raises(UsageError, match="weights=.*must not be empty"):
+        build_config(scenario, "cpu", ["weights=[]"])
+    with pytest.raises(UsageError, match="needs steps <= 1000"):  # the scenario's own cross-field rule
+        build_config(scenario, "cpu", ["mode=bad_result", "steps=2000"])
     with pytest.raises(UsageError, match="inner.gain"):
         build_config(scenario, "cpu", ["inner.gain=big"])
 
@@ -140,7 +146,7 @@ def test_unknown_key_error_lists_the_valid_dotted_keys(single_round) -> None:
 def test_config_keys_are_dotted() -> None:
     import fake_scenarios as fake
 
-    assert config_keys(fake.FakeConfig) == ["mode", "steps", "weights", "inner.gain", "inner.label"]
+    assert config_keys(fake.FakeConfig) == ["mode", "steps", "sleep_s", "weights", "inner.gain", "inner.label"]
 
 
 def test_unknown_preset(single_round) -> None:
