@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from agents.policies.baselines import GCBC, GCSL, WGCSL, WGCSLConfig
 from agents.policies.goal_conditioned import GoalConditionedPolicy, HorizonEmbedding, RunningNormaliser
-from agents.policies.merlin import LatentStitcher, LearnerConfig, Merlin, MerlinNP, StitchConfig
+from agents.policies.merlin import LearnerConfig, Merlin
+from agents.policies.merlin_np import LatentStitcher, MerlinNP, StitchConfig
 from agents.policies.merlin_p import MerlinP, ReverseConfig, ReverseCVAE, ReverseDynamics
 from agents.policies.relabel import RelabelSampler, TrajectoryData, offset_probabilities
 

@@ -45,9 +45,9 @@ class TaskSettings:
     """One task: its env id and Merlin's tuned settings (spec §4: p_her expert / random, test h)."""
 
     env_id: str = "recast/PointReach-v0"
-    p_her_expert: float = 1.0
-    p_her_random: float = 1.0
-    test_horizon: int = 1
+    p_her_expert: float = param(1.0, ge=0, le=1)
+    p_her_random: float = param(1.0, ge=0, le=1)
+    test_horizon: int = param(1, ge=1, le=100_000)
     wgcsl_target_every: int = param(1, ge=1, le=1000)  # AWGCSL's n_batches: updates between target updates
 
 
@@ -63,30 +63,32 @@ def default_tasks() -> dict[str, TaskSettings]:
 
 @dataclass
 class DataConfig:
-    n_trajectories: int = 1000  # per dataset (spec: 2,000 for the cheap tasks)
-    noise: float = 0.2  # expert's Gaussian action noise
-    random_eps: float = 0.3  # expert's probability of a uniform random action
+    n_trajectories: int = param(1000, ge=1, le=10_000_000)  # per dataset (spec: 2,000 for the cheap tasks)
+    noise: float = param(0.2, ge=0, le=100)  # expert's Gaussian action noise
+    random_eps: float = param(0.3, ge=0, le=1)  # expert's probability of a uniform random action
     save_first: bool = True  # write seed 0's datasets to the run dir (.npz) and train on the reloaded copy
 
 
 @dataclass
 class GoalReachingConfig:
     tasks: list[str] = field(default_factory=lambda: ["point_reach", "point_rooms", "reacher"])
-    datasets: list[str] = field(default_factory=lambda: ["expert", "random"])
+    datasets: list[str] = param(["expert", "random"], choices=("expert", "random"), nonempty=True)
     agents: list[str] = field(default_factory=lambda: ["merlin", "merlin_p", "merlin_np", "gcsl", "wgcsl", "gcbc"])
-    n_seeds: int = 5
-    updates: int = 1000  # gradient steps per agent (spec: 5e5)
-    eval_every: int = 250  # periodic evaluations for best-checkpoint selection
-    eval_episodes: int = 100
-    gamma: float = 0.98
-    test_horizons: list[int] = field(default_factory=lambda: [1, 2, 5, 10, 20, 50])  # Merlin h sweep (eval only)
-    n_show: int = 6  # four-rooms episodes drawn per agent
-    torch_threads: int = 1  # intra-op threads during the run (small nets: 1 is fastest, and robust to busy cores)
+    n_seeds: int = param(5, ge=1, le=10_000)
+    updates: int = param(1000, ge=1, le=10**9)  # gradient steps per agent (spec: 5e5)
+    eval_every: int = param(250, ge=1, le=10**9)  # periodic evaluations for best-checkpoint selection
+    eval_episodes: int = param(100, ge=1, le=1_000_000)
+    gamma: float = param(0.98, gt=0, le=1)
+    # Merlin h sweep (eval only)
+    test_horizons: list[int] = param([1, 2, 5, 10, 20, 50], ge=1, le=100_000, nonempty=True)
+    n_show: int = param(6, ge=0, le=1000)  # four-rooms episodes drawn per agent
+    # intra-op threads during the run (small nets: 1 is fastest, and robust to busy cores)
+    torch_threads: int = param(1, ge=0, le=1024)
     settings: dict[str, TaskSettings] = field(default_factory=default_tasks)
     data: DataConfig = field(default_factory=DataConfig)
     # cpu-sized learner: 2 × 128, batch 256, lr 1e-3 (spec: 3 × 256, 512, 5e-4 — the paper preset)
     learner: LearnerConfig = field(default_factory=lambda: LearnerConfig(hidden=[128, 128], batch_size=256, lr=1e-3))
-    stitch: StitchConfig = field(default_factory=lambda: StitchConfig(encoder_hidden=128, encoder_steps=300))
+    stitch: StitchConfig = field(default_factory=lambda: StitchConfig(encoder_hidden=128, encoder_steps=500))
     wgcsl: WGCSLConfig = field(default_factory=WGCSLConfig)  # AWGCSL's settings
     # cpu-sized Merlin-P reverse model (paper preset: GRU 2 × 256, 800 + 40,000 steps)
     reverse: ReverseConfig = field(default_factory=lambda: ReverseConfig(
@@ -309,14 +311,14 @@ PRESETS = {
               "test_horizons": [1, 5], "n_show": 3,
               "data": {"n_trajectories": 12},
               "learner": {"hidden": [16], "batch_size": 32},
-              "stitch": {"encoder_hidden": 16, "encoder_steps": 3, "encoder_batch": 16},
+              "stitch": {"encoder_hidden": 16, "encoder_layers": 1, "encoder_steps": 3, "encoder_batch": 16},
               "reverse": {"gru_hidden": 8, "gru_layers": 1, "dynamics_steps": 2, "dynamics_batch": 8,
                           "cvae_hidden": 8, "cvae_steps": 2, "cvae_batch": 16}},
     "cpu": {},
     "paper": {"n_seeds": 10, "updates": 500_000, "eval_every": 2000, "eval_episodes": 100,
               "data": {"n_trajectories": 2000},
               "learner": {"hidden": [256, 256, 256], "batch_size": 512, "lr": 5e-4},
-              "stitch": {"encoder_hidden": 512, "encoder_steps": 20_000, "encoder_batch": 512},
+              "stitch": {"encoder_hidden": 512, "encoder_steps": 40_000, "encoder_batch": 256},
               "reverse": {"gru_hidden": 256, "dynamics_steps": 800, "dynamics_batch": 256, "cvae_hidden": 256,
                           "cvae_steps": 40_000}},
 }

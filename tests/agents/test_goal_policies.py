@@ -27,6 +27,7 @@ from agents.policies import (
     make_agent,
     offset_probabilities,
 )
+from agents.policies.merlin_np import debiased_info_nce
 from envs.goals import PointReachEnv, build_dataset
 
 SMALL = LearnerConfig(hidden=[32, 32], batch_size=64, lr=1e-3)
@@ -176,7 +177,7 @@ def test_merlin_learns_to_reach_in_the_open_arena() -> None:
 def test_every_agent_trains_acts_and_is_seeded(name: str) -> None:
     env = PointReachEnv()
     data = build_dataset(env, "expert", 40, horizon=10, seed=0)
-    stitch = StitchConfig(encoder_hidden=16, encoder_steps=5, encoder_batch=32)
+    stitch = StitchConfig(encoder_hidden=16, encoder_layers=1, encoder_steps=5, encoder_batch=32)
     reverse = TINY_REVERSE
 
     def losses(seed: int) -> list[float]:
@@ -270,28 +271,47 @@ def test_wgcsl_weights_schedule_and_polyak() -> None:
         make_agent("wgcsl", data, SMALL)
 
 
-def test_stitching_without_jumps_copies_trajectories_and_with_jumps_reuses_transitions() -> None:
+def test_debiased_info_nce_by_hand() -> None:
+    """The official InfoNCE: −mean log(e^{c_ii/τ} / (Σ_j e^{c_ij/τ} − e^{1/τ})) with cosines c_ij."""
+    rng = np.random.default_rng(0)
+    z, z2 = rng.normal(size=(16, 3)), rng.normal(size=(16, 3))
+    c = (z / np.linalg.norm(z, axis=1, keepdims=True)) @ (z2 / np.linalg.norm(z2, axis=1, keepdims=True)).T
+    e = np.exp(c / 0.5)
+    negatives = e.sum(1) - np.exp(2.0)
+    assert negatives.min() > 0  # the clamp is inactive here
+    expected = -np.mean(np.log(np.diag(e) / (negatives + 1e-6)))
+    got = debiased_info_nce(torch.as_tensor(z, dtype=torch.float64), torch.as_tensor(z2, dtype=torch.float64), 0.5)
+    assert got.item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_stitching_follows_the_official_walk() -> None:
     data = build_dataset(PointReachEnv(), "random", 30, horizon=8, seed=0)
-    policy = GoalConditionedPolicy(2, 2, 2, hidden=[8])
-    policy.fit_normalisers(data.observations.reshape(-1, 2), data.achieved_goals.reshape(-1, 2))
 
     def stitch(radius: float):
-        cfg = StitchConfig(encoder_hidden=16, encoder_steps=20, encoder_batch=32, stitching_radius=radius, candidates=4)
-        stitcher = LatentStitcher(2, cfg, policy.obs_norm, torch.device("cpu"))
+        cfg = StitchConfig(encoder_hidden=16, encoder_layers=1, encoder_steps=20, encoder_batch=32,
+                           stitching_radius=radius)
+        stitcher = LatentStitcher(2, cfg, torch.device("cpu"))
         stitcher.fit(data, np.random.default_rng(0))
-        return stitcher.stitch(data, 50, np.random.default_rng(1))
+        return stitcher, stitcher.stitch(data, 50, np.random.default_rng(1))
 
-    copies, rate = stitch(1.0 + 1e-9)  # similarity never exceeds 1: no jumps
-    assert rate == 0.0
-    for traj in copies.observations:
-        assert any(np.array_equal(traj, d) for d in data.observations)
+    stitcher, (copies, rate) = stitch(1.0 + 1e-6)  # similarity never exceeds 1: the walk stays put
+    move = stitcher.moves(data)
+    if rate == 0.0:  # (no exact duplicate states)
+        np.testing.assert_array_equal(move, np.arange(len(move)))
+        for traj in copies.observations:
+            assert any(np.array_equal(traj, d) for d in data.observations)
     np.testing.assert_array_equal(copies.desired_goals, copies.achieved_goals[:, -1:].repeat(8, axis=1))
+    assert len(copies.actions) == 50
 
-    stitched, rate = stitch(-1.0)  # jump whenever a neighbour has enough history
-    assert rate > 0.2 and stitched.actions.shape == (50, 8, 2)
-    pairs = {tuple(np.r_[o, a]) for o, a in zip(data.observations[:, :-1].reshape(-1, 2), data.actions.reshape(-1, 2))}
-    for o, a in zip(stitched.observations[:, :-1].reshape(-1, 2), stitched.actions.reshape(-1, 2)):
-        assert tuple(np.r_[o, a]) in pairs  # every stitched step is a real (s, a) of the dataset
+    stitcher, (stitched, rate) = stitch(-1.0)  # always move to the second neighbour unless it starts a trajectory
+    move = stitcher.moves(data)
+    assert rate > 0.5 and np.all(move[move != np.arange(len(move))] % 9 != 0)
+    steps = {tuple(np.r_[o, a, o2]) for o, a, o2 in zip(data.observations[:, :-1].reshape(-1, 2),
+                                                         data.actions.reshape(-1, 2),
+                                                         data.observations[:, 1:].reshape(-1, 2))}
+    for traj, acts in zip(stitched.observations, stitched.actions):
+        for t in range(8):  # each step's (s, a) is a real dataset transition; its s' is the walk's next state or a neighbour
+            assert any(k[:4] == tuple(np.r_[traj[t], acts[t]]) for k in steps)
 
 
 def linear_system(n: int, horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray,
