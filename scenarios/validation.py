@@ -158,7 +158,7 @@ def leaf_fields(config_type: type, prefix: str = "") -> list[tuple[str, dataclas
     for f in dataclasses.fields(config_type):
         ftype = hints.get(f.name, f.type)
         if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
-            out += numeric_fields(ftype, f"{prefix}{f.name}.")
+            out += leaf_fields(ftype, f"{prefix}{f.name}.")
         else:
             out.append((prefix + f.name, f, ftype))
     return out

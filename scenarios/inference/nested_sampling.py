@@ -36,6 +36,7 @@ from scenarios.plotting import line_with_ci, save
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.stats import aggregate, ci_table, markdown_table
+from scenarios.validation import param
 
 SAMPLERS = ("ggns", "dynesty")
 
@@ -43,35 +44,37 @@ SAMPLERS = ("ggns", "dynesty")
 @dataclass
 class GGNSSettings:
     kernel: str = "fixed"  # "fixed" (our corrected HSS, hss.py) or "gradns" (spec §3)
-    n_steps: int = 20  # fixed kernel: path length
-    sigma_velocity: float = 0.5  # fixed kernel: isotropic momentum noise
-    tol: float = 0.01
+    n_steps: int = param(20, ge=1, le=10_000)  # fixed kernel: path length
+    sigma_velocity: float = param(0.5, gt=0, le=100)  # fixed kernel: isotropic momentum noise
+    tol: float = param(0.01, gt=0, le=1000)
     clustering: bool = True
-    rejection_fraction: float = 0.1
+    rejection_fraction: float = param(0.1, ge=0, le=1)
 
 
 @dataclass
 class DynestySettings:
-    n_live: int | None = 100  # None: the same as GGNS's n_live
-    sample: str = "auto"  # dynesty's recommendation for the dimension
-    bound: str = "multi"
-    dlogz: float | None = None  # None: dynesty's default 1e-3 (n_live − 1) + 0.01
+    n_live: int | None = param(100, ge=2, le=1_000_000, allow_none=True)  # None: the same as GGNS's n_live
+    # dynesty's recommendation for the dimension
+    sample: str = param("auto", choices=("auto", "unif", "rwalk", "slice", "rslice", "hslice"))
+    bound: str = param("multi", choices=("none", "single", "multi", "balls", "cubes"))
+    dlogz: float | None = param(None, gt=0, le=1e6, allow_none=True)  # None: dynesty's default 1e-3 (n_live − 1) + 0.01
 
 
 @dataclass
 class CornerSettings:
-    problem: str = "grid"  # a 2-D multimodal problem (3×3 Gaussian grid)
-    n_live: int = 200
+    problem: str = param("grid", choices=tuple(PROBLEMS))  # a 2-D multimodal problem (3×3 Gaussian grid)
+    n_live: int = param(200, ge=2, le=1_000_000)
 
 
 @dataclass
 class NestedSamplingConfig:
-    problems: list[str] = field(default_factory=lambda: ["gaussian", "shells", "mixture"])
-    dims: list[int] = field(default_factory=lambda: [2, 4, 8, 16, 32])
-    samplers: list[str] = field(default_factory=lambda: list(SAMPLERS))
-    n_seeds: int = 5
-    n_live: int = 200  # GGNS (paper: 200); dynesty.n_live may differ
-    budget: int = 50_000_000  # likelihood + gradient evaluations allowed per run (the meter's budget)
+    problems: list[str] = param(["gaussian", "shells", "mixture"], choices=tuple(PROBLEMS), nonempty=True)
+    dims: list[int] = param([2, 4, 8, 16, 32], ge=1, le=10_000, nonempty=True)
+    samplers: list[str] = param(list(SAMPLERS), choices=SAMPLERS, nonempty=True)
+    n_seeds: int = param(5, ge=1, le=10_000)
+    n_live: int = param(200, ge=2, le=1_000_000)  # GGNS (paper: 200); dynesty.n_live may differ
+    # likelihood + gradient evaluations allowed per run (the meter's budget)
+    budget: int = param(50_000_000, ge=1, le=10**13)
     ggns: GGNSSettings = field(default_factory=GGNSSettings)
     dynesty: DynestySettings = field(default_factory=DynestySettings)
     corner: CornerSettings = field(default_factory=CornerSettings)

@@ -35,6 +35,7 @@ from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.seeding import torch_threads
 from scenarios.stats import ci_table, markdown_table
+from scenarios.validation import param
 
 # method name -> (head, extra head kwargs); SPARC's λ's, threshold and token mean come from cfg.sparc.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -51,16 +52,17 @@ CURVE_METRICS = ("grounding_miou", "i2t_r1")
 
 @dataclass
 class WorldConfig:
-    image_size: int = 48  # 6 × 6 grid of 8-px patches (P = 36), the spec's CPU stand-in
-    patch_size: int = 8
-    min_objects: int = 1
-    max_objects: int = 3
-    small_cells: int = 1
-    big_cells: int = 2
-    noise: float = 0.04
-    clutter: int = 4
+    image_size: int = param(48, ge=8, le=1024)  # 6 × 6 grid of 8-px patches (P = 36), the spec's CPU stand-in
+    patch_size: int = param(8, ge=1, le=256)
+    min_objects: int = param(1, ge=1, le=100)
+    max_objects: int = param(3, ge=1, le=100)
+    small_cells: int = param(1, ge=1, le=16)
+    big_cells: int = param(2, ge=1, le=16)
+    noise: float = param(0.04, ge=0, le=1)
+    clutter: int = param(4, ge=0, le=1000)
     held_out: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT))
-    caption_detail: float = 1.0  # training captions name each size / colour with this probability (eval: 1)
+    # training captions name each size / colour with this probability (eval: 1)
+    caption_detail: float = param(1.0, ge=0, le=1)
 
     def spec(self) -> WorldSpec:
         return WorldSpec(self.image_size, self.patch_size, self.min_objects, self.max_objects, self.small_cells,
@@ -69,44 +71,44 @@ class WorldConfig:
 
 @dataclass
 class EncoderConfig:
-    width: int = 64  # ViT
-    depth: int = 2
-    heads: int = 4
-    text_width: int = 64
-    text_depth: int = 2
-    text_heads: int = 4
-    embed_dim: int = 64  # shared space of the adaptors g_v, g_t
-    mlp_ratio: float = 4.0
+    width: int = param(64, ge=1, le=8192)  # ViT
+    depth: int = param(2, ge=1, le=128)
+    heads: int = param(4, ge=1, le=128)
+    text_width: int = param(64, ge=1, le=8192)
+    text_depth: int = param(2, ge=1, le=128)
+    text_heads: int = param(4, ge=1, le=128)
+    embed_dim: int = param(64, ge=1, le=8192)  # shared space of the adaptors g_v, g_t
+    mlp_ratio: float = param(4.0, gt=0, le=64)
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 400
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.1
-    warmup_steps: int = 40
-    grad_clip: float = 1.0
-    eval_every: int = 50  # quick probes on a validation slice for the training curves
+    steps: int = param(400, ge=1, le=10**8)
+    batch_size: int = param(64, ge=2, le=1_000_000)
+    lr: float = param(2e-3, gt=0, le=10)
+    weight_decay: float = param(0.1, ge=0, le=10)
+    warmup_steps: int = param(40, ge=0, le=10**8)
+    grad_clip: float = param(1.0, gt=0, le=1e6)
+    eval_every: int = param(50, ge=1, le=10**8)  # quick probes on a validation slice for the training curves
 
 
 @dataclass
 class SparcConfig:
-    lambda_g: float = 0.5  # eq. 7
-    lambda_f: float = 1.0  # paper sweeps {0.5, 1, 5, 10}
-    threshold: Optional[float] = None  # σ; None = 1/P
-    token_mean: str = "listing"  # "listing" (Listing 1) | "eq6"
+    lambda_g: float = param(0.5, ge=0, le=1000)  # eq. 7
+    lambda_f: float = param(1.0, ge=0, le=1000)  # paper sweeps {0.5, 1, 5, 10}
+    threshold: Optional[float] = param(None, ge=0, le=1, allow_none=True)  # σ; None = 1/P
+    token_mean: str = param("listing", choices=("listing", "eq6"))  # "listing" (Listing 1) | "eq6"
 
 
 @dataclass
 class EvalConfig:
-    n_scenes: int = 1000  # multi-object test scenes: retrieval, grounding, binding
-    n_single: int = 640  # one-object scenes, seen combinations: zero-shot accuracy
-    n_heldout: int = 640  # one-object scenes, held-out combinations
-    n_val: int = 256  # slice of the test scenes probed during training (curves only)
-    env_steps: int = 128  # grounding / zero-shot env queries per model
-    threshold: float = 0.5  # heat-map binarisation for IoU
-    n_grid_images: int = 3
+    n_scenes: int = param(1000, ge=1, le=10_000_000)  # multi-object test scenes: retrieval, grounding, binding
+    n_single: int = param(640, ge=1, le=10_000_000)  # one-object scenes, seen combinations: zero-shot accuracy
+    n_heldout: int = param(640, ge=1, le=10_000_000)  # one-object scenes, held-out combinations
+    n_val: int = param(256, ge=1, le=10_000_000)  # slice of the test scenes probed during training (curves only)
+    env_steps: int = param(128, ge=0, le=10_000_000)  # grounding / zero-shot env queries per model
+    threshold: float = param(0.5, ge=0, le=1)  # heat-map binarisation for IoU
+    n_grid_images: int = param(3, ge=0, le=100)
 
 
 @dataclass
@@ -116,9 +118,10 @@ class PretrainingConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     sparc: SparcConfig = field(default_factory=SparcConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    methods: list[str] = field(default_factory=lambda: ["clip", "siglip", "sparc"])
-    n_seeds: int = 3
-    torch_threads: int = 1  # torch intra-op threads (1 is fastest on a busy 2-core machine; 0 = torch's default)
+    methods: list[str] = param(["clip", "siglip", "sparc"], choices=("clip", "siglip", "sparc"), nonempty=True)
+    n_seeds: int = param(3, ge=1, le=10_000)
+    # torch intra-op threads (1 is fastest on a busy 2-core machine; 0 = torch's default)
+    torch_threads: int = param(1, ge=0, le=1024)
 
     def validate(self) -> None:
         self.world.spec()  # raises ValueError on a bad geometry or held-out list

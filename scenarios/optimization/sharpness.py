@@ -57,29 +57,30 @@ SCHEDULES = ("constant", "cosine", "multistep")
 
 @dataclass
 class DataConfig:
-    source: str = "digits"  # digits | synthetic_cifar
-    val_fraction: float = 0.15
-    test_fraction: float = 0.25
-    label_noise: float = 0.0  # symmetric noise on the training labels
-    n_synthetic: int = 20_000  # synthetic_cifar only: images in total
+    source: str = param("digits", choices=("digits", "synthetic_cifar"))  # digits | synthetic_cifar
+    val_fraction: float = param(0.15, ge=0, lt=1)
+    test_fraction: float = param(0.25, gt=0, lt=1)
+    label_noise: float = param(0.0, ge=0, le=1)  # symmetric noise on the training labels
+    n_synthetic: int = param(20_000, ge=10, le=10_000_000)  # synthetic_cifar only: images in total
 
 
 @dataclass
 class ModelConfig:
-    name: str = "small_cnn"  # small_cnn | resnet18 | resnet34 | resnet50
-    width: int = 0  # 0: the model's default (16 for small_cnn, 64 for the ResNets)
+    name: str = param("small_cnn", choices=tuple(MODELS))  # small_cnn | resnet18 | resnet34 | resnet50
+    width: int = param(0, ge=0, le=4096)  # 0: the model's default (16 for small_cnn, 64 for the ResNets)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 0.02  # at 0.05 Lookbehind-ASAM diverged in 1 of 5 seeds on this BN-free CNN (see docs/sharpness.md)
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"  # constant | cosine | multistep (per epoch)
-    milestones: list[int] = field(default_factory=lambda: [50, 100, 150])  # multistep only
-    gamma: float = 0.1
+    epochs: int = param(20, ge=1, le=100_000)
+    batch_size: int = param(64, ge=1, le=1_000_000)
+    # at 0.05 Lookbehind-ASAM diverged in 1 of 5 seeds on this BN-free CNN (see docs/sharpness.md)
+    lr: float = param(0.02, gt=0, le=10)
+    momentum: float = param(0.9, ge=0, lt=1)
+    weight_decay: float = param(5e-4, ge=0, le=1)
+    schedule: str = param("cosine", choices=SCHEDULES)  # constant | cosine | multistep (per epoch)
+    milestones: list[int] = param([50, 100, 150], ge=0, le=1_000_000)  # multistep only
+    gamma: float = param(0.1, gt=0, le=1)
     equal_compute: bool = False  # give each arm epochs × (max passes over arms / its passes): equal gradient passes
     # BatchNorm running stats: from the unperturbed pass only (davda54) | every pass (official Lookbehind loop)
     bn_stats: str = param("first_pass", choices=BN_STATS)
@@ -87,21 +88,22 @@ class TrainConfig:
 
 @dataclass
 class ProbeConfig:
-    examples: int = 512  # training images for the sharpness probes
-    sharpness_rho: float = 0.1  # L2 radius of the worst-case probe (= k·ρ_SAM for k = 2)
-    sharpness_steps: int = 5
-    hessian_iters: int = 20
-    noise_sigmas: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4])
-    noise_draws: int = 10
-    env_examples: int = 0  # test examples for the env-episode accuracy check (0: the whole split)
+    examples: int = param(512, ge=1, le=1_000_000)  # training images for the sharpness probes
+    sharpness_rho: float = param(0.1, ge=0, le=100)  # L2 radius of the worst-case probe (= k·ρ_SAM for k = 2)
+    sharpness_steps: int = param(5, ge=0, le=10_000)
+    hessian_iters: int = param(20, ge=1, le=10_000)
+    noise_sigmas: list[float] = param([0.0, 0.1, 0.2, 0.3, 0.4], ge=0, le=10, nonempty=True)
+    noise_draws: int = param(10, ge=1, le=10_000)
+    # test examples for the env-episode accuracy check (0: the whole split)
+    env_examples: int = param(0, ge=0, le=10_000_000)
 
 
 @dataclass
 class LifelongConfig:
     enabled: bool = True
-    stream: str = "split"  # split (5 tasks × 2 classes) | permuted
-    n_tasks: int = 5
-    epochs: int = 5  # per task, constant lr = train.lr
+    stream: str = param("split", choices=("split", "permuted"))  # split (5 tasks × 2 classes) | permuted
+    n_tasks: int = param(5, ge=1, le=100)
+    epochs: int = param(5, ge=1, le=100_000)  # per task, constant lr = train.lr
     task_aware: bool = True  # split stream: logits restricted to the task's classes
 
 
@@ -113,8 +115,8 @@ class SharpnessConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     probes: ProbeConfig = field(default_factory=ProbeConfig)
     lifelong: LifelongConfig = field(default_factory=LifelongConfig)
-    n_seeds: int = 5
-    torch_threads: int = 1  # CPU threads during the run (0: leave torch's setting)
+    n_seeds: int = param(5, ge=1, le=10_000)
+    torch_threads: int = param(1, ge=0, le=1024)  # CPU threads during the run (0: leave torch's setting)
 
     def validate(self) -> None:
         bad = [a for a in self.optim.arms if a not in ARMS]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -43,18 +43,19 @@ DEFAULT_ARMS = list(ARMS)[:7]
 class OptimConfig:
     """Hyper-parameters of the arms (the base optimiser is SGD with the ``train`` lr/momentum/decay)."""
 
-    arms: list[str] = field(default_factory=lambda: list(DEFAULT_ARMS))
-    sam_rho: float = 0.05  # SAM, Lookahead-SAM, Multistep-SAM, Lookbehind-SAM
-    asam_rho: float = 0.5  # ASAM, Lookbehind-ASAM (official Lookbehind-ASAM command: --rho 0.5)
-    asam_eta: float = 0.0  # ASAM η (the Lookbehind example script's default)
+    arms: list[str] = param(list(DEFAULT_ARMS), choices=tuple(ARMS), nonempty=True)
+    sam_rho: float = param(0.05, ge=0, le=100)  # SAM, Lookahead-SAM, Multistep-SAM, Lookbehind-SAM
+    asam_rho: float = param(0.5, ge=0, le=100)  # ASAM, Lookbehind-ASAM (official Lookbehind-ASAM command: --rho 0.5)
+    asam_eta: float = param(0.0, ge=0, le=100)  # ASAM η (the Lookbehind example script's default)
     # which tensors ASAM rescales, for both ASAM arms: official = names containing "weight" (T = |w| + η),
     # T = 1 for the rest (SamsungLabs ASAM / Lookbehind-ASAM code); all = every tensor (davda54/sam)
     asam_rule: str = param("official", choices=ASAM_RULES)
-    k: int = 2  # Lookbehind and Multistep-SAM steps (released default k = 2)
-    alpha: float = -1.0  # Lookbehind α; -1 = adaptive (official --alpha -1)
-    alpha_mode: str = "per_tensor"  # adaptive α: per_tensor (official code) | global
-    lookahead_k: int = 5  # Lookahead-SAM sync period (Zhang et al. default)
-    lookahead_alpha: float = 0.5  # Lookahead-SAM slow step (Zhang et al. default)
+    k: int = param(2, ge=1, le=1000)  # Lookbehind and Multistep-SAM steps (released default k = 2)
+    alpha: float = param(-1.0, ge=-1, le=1)  # Lookbehind α; -1 = adaptive (official --alpha -1)
+    # adaptive α: per_tensor (official code) | global
+    alpha_mode: str = param("per_tensor", choices=("per_tensor", "global"))
+    lookahead_k: int = param(5, ge=1, le=10_000)  # Lookahead-SAM sync period (Zhang et al. default)
+    lookahead_alpha: float = param(0.5, gt=0, le=1)  # Lookahead-SAM slow step (Zhang et al. default)
 
 
 def passes_per_update(arm: str, o: OptimConfig) -> int:
