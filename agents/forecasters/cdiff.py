@@ -11,8 +11,9 @@ f_θ(e_t, x_t, t, h) the current times; both cross-attend to the Transformer-enc
 runs both chains from (N(0, I), Uniform) and updates each from the *pre-update* states; S samples are
 reduced to a point forecast by :func:`agents.forecasters.common.point_forecast` (mean τ, mode type).
 
-The original code's quirks (spec §6 checklist) are config choices; the defaults are the principled
-versions and :meth:`CDiffConfig.original` reproduces the code:
+The original code's quirks (spec §6 checklist) are config choices. :meth:`CDiffConfig.original` is the
+paper's CDiff as its code runs (the headline model of ``tpp_forecasting``, at the code's T = 200); the
+dataclass defaults are the project's variant (``cdiff_recast`` there), with the principled choices:
 
 1. ``condition_on``: ``noisy`` (default; the factorisation above, same inputs in training and sampling)
    or ``clean`` (original: training conditions each denoiser on the *clean* other modality).
@@ -30,7 +31,12 @@ Ours, not the original's: when sampling, x̂_0 of the time chain is clipped to �
 (Ho et al.'s "clip_denoised"; 3 by default, chosen in a pilot on seed-0 synthetic data, 0 disables it): with a
 schedule that reaches pure noise, an under-trained ε̂ is amplified by up to 1/√ᾱ_{T−1} and the mean-τ point
 forecast then suffers from a few huge samples. The original's two identical TE(x_t) blocks of width d/4 are
-one TE of width d/2; absolute history times are fed in units of the mean training gap.
+one TE of width d/2. History times enter TE(t) relative to the window's start, in units of the mean
+training gap (the original feeds the file's absolute ``time_since_start``, ≈ 1.5e5 on Taobao).
+
+Box-Cox (spec §2): scale = (1/τ̄)^p and λ fitted on 0 < τ < cut-off; the original's per-data settings are
+p = 5.5, cut-off 0.5 (Taobao), p = 2, cut-off τ̄ + σ_τ (synthetic), p = 5, cut-off τ̄ + σ_τ (others, the
+``None`` defaults here).
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ class CDiffConfig:
     horizon_mask: str = "none"
     time_loss: str = "l1"
     clip_x0: float = 3.0  # clip x̂_0 of the time chain to ±clip_x0 standard units when sampling (≤ 0: off)
-    boxcox_scale_power: float = 2.0  # scale = (1/τ̄)^p; 2 for synthetic data in the original
+    boxcox_scale_power: float | None = None  # scale = (1/τ̄)^p; None: the original's default 5
+    boxcox_cutoff: float | None = None  # λ is fitted on τ below this; None: τ̄ + σ_τ (the original's default)
     lr: float = 5e-4
     batch_size: int = 64
     train_steps: int = 400
@@ -89,6 +96,10 @@ class CDiffConfig:
                 raise ValueError(f"cdiff.{key} must be >= 1, got {getattr(self, key)}")
         if not self.lr > 0:
             raise ValueError(f"cdiff.lr must be > 0, got {self.lr}")
+        if self.boxcox_scale_power is not None and not np.isfinite(self.boxcox_scale_power):
+            raise ValueError(f"cdiff.boxcox_scale_power must be finite or null, got {self.boxcox_scale_power}")
+        if self.boxcox_cutoff is not None and not (np.isfinite(self.boxcox_cutoff) and self.boxcox_cutoff > 0):
+            raise ValueError(f"cdiff.boxcox_cutoff must be > 0 or null, got {self.boxcox_cutoff}")
 
     def with_original_quirks(self) -> CDiffConfig:
         """A copy that reproduces the authors' code: clean-conditioned training, the short time schedule,
@@ -98,7 +109,8 @@ class CDiffConfig:
 
     @classmethod
     def original(cls, **overrides: Any) -> CDiffConfig:
-        """The default hyper-parameters with the original code's quirks (see :meth:`with_original_quirks`)."""
+        """The paper's CDiff: the default network and T = 200 with the original code's quirks
+        (see :meth:`with_original_quirks`), then `overrides`."""
         return replace(cls().with_original_quirks(), **overrides)
 
 
@@ -217,7 +229,8 @@ class CDiff(Forecaster):
         if batch.target_dt is None or batch.target_dt.shape[1] != self.n_target:
             raise ValueError(f"training windows must have {self.n_target} target events")
         gaps = torch.cat([batch.hist_dt[batch.hist_mask], batch.target_dt.reshape(-1)]).cpu().numpy()
-        self.scaler = BoxCoxStandardizer.fit(gaps, cfg.boxcox_scale_power)
+        power = 5.0 if cfg.boxcox_scale_power is None else cfg.boxcox_scale_power
+        self.scaler = BoxCoxStandardizer.fit(gaps, power, cfg.boxcox_cutoff)
         self.time_unit = float(max(gaps.mean(), 1e-12))
         torch.manual_seed(seed)
         self.net = CDiffNet(self.n_types, cfg).to(self.device)  # re-initialised from the seed

@@ -229,3 +229,43 @@ def test_cdiff_type_denoiser_starts_uniform_and_configs_validate(data) -> None:
         CDiff(2, 4, CDiffConfig(condition_on="both"))
     model, _ = _cdiff(data, condition_on="clean", time_schedule="linear_original", lr_schedule="cosine_cyclic")
     assert model.cfg.condition_on == "clean"
+
+
+def test_paper_cdiff_runs_the_originals_schedule_at_T200() -> None:
+    """The headline CDiff's time chain against the original's formulas (time_diffusion_model.py), T = 200:
+    β = linspace(1e-6, 1e-2, T) in float32, ᾱ = cumprod(1 − β); reverse step
+    x ← √(1/α_i)(x − β_i/√(1 − ᾱ_i) ε̂) + √((1 − ᾱ_{i−1})/(1 − ᾱ_i) β_i) z."""
+    model = CDiff(3, 5, CDiffConfig.original())
+    assert model.cfg.n_steps == 200 and model.cfg.condition_on == "clean" and model.cfg.clip_x0 == 0
+    beta = np.linspace(1e-6, 1e-2, 200, dtype=np.float32).astype(float)
+    alpha_bar = np.cumprod(1 - beta)
+    chain = model.times
+    np.testing.assert_allclose(chain.betas.numpy(), beta, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(chain.alpha_bars.numpy(), alpha_bar, rtol=1e-6)
+    assert alpha_bar[-1] == pytest.approx(0.3666, abs=1e-4)  # the chain never reaches N(0, I) (quirk 2)
+    prev = np.concatenate([[1.0], alpha_bar[:-1]])
+    x, eps = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
+    for i in (0, 1, 57, 199):
+        t = torch.full((4,), i)
+        want = np.sqrt(1 / (1 - beta[i])) * (x.numpy() - beta[i] / np.sqrt(1 - alpha_bar[i]) * eps.numpy())
+        np.testing.assert_allclose(chain.p_mean(x, t, eps).numpy(), want, rtol=1e-6)
+        sigma = np.sqrt((1 - prev[i]) / (1 - alpha_bar[i]) * beta[i])
+        assert chain.posterior_var[i].sqrt().item() == pytest.approx(sigma, rel=1e-6, abs=1e-15)
+    g = torch.Generator().manual_seed(0)  # the sampled step uses exactly that mean and σ (no x̂0 clipping)
+    t = torch.full((4,), 57)
+    z = torch.randn(4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    stepped = chain.p_sample(x, t, eps, g, None)
+    want = chain.p_mean(x, t, eps) + chain.posterior_var[57].sqrt() * z
+    torch.testing.assert_close(stepped, want)
+
+
+def test_cdiff_boxcox_uses_the_configured_power_and_cutoff() -> None:
+    """Taobao's original settings: scale (1/τ̄)^5.5, λ fitted by MLE on 0 < τ < 0.5 only."""
+    rng = np.random.default_rng(0)
+    gaps = np.concatenate([rng.lognormal(-3, 1, 400), rng.uniform(0.6, 2.0, 40), np.zeros(5)])
+    fit = BoxCoxStandardizer.fit(gaps, 5.5, cutoff=0.5)
+    scale = (1 / gaps.mean()) ** 5.5
+    _, lam = stats.boxcox(scale * (gaps[(gaps > 0) & (gaps < 0.5)] + 1e-7))
+    assert fit.scale == pytest.approx(scale) and fit.lam == pytest.approx(lam, rel=1e-6)
+    default = BoxCoxStandardizer.fit(gaps, 5.5)  # cut-off τ̄ + σ_τ keeps some of the long gaps
+    assert default.lam != pytest.approx(lam, rel=1e-3)
