@@ -60,7 +60,8 @@ def execute(
         raise UsageError(f"--seed must be a non-negative integer, got {seed!r}")
     device = resolve_device(device)
     if run_dir is None:
-        run_dir = new_run_dir(check_runs_root(runs_root or default_runs_root()), name, preset, seed)
+        run_dir = new_run_dir(check_runs_root(default_runs_root() if runs_root is None else runs_root), name, preset,
+                              seed)
     else:
         run_dir = Path(run_dir)
         try:
