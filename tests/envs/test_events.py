@@ -444,3 +444,31 @@ def test_otd_and_counts_with_empty_sides_and_full_filtering() -> None:
     assert reward == pytest.approx(-2 * mean_cost)  # the target (gaps 8.8, 0.5) is filtered away
     with pytest.raises(ValueError, match="time_range"):
         forecast_metrics(pred_dt, pred_k, late_dt, late_k, 2, time_range=-1.0)
+
+
+def test_simulator_and_mle_agree_with_tick() -> None:
+    """Optional peer check (``pip install -e .[tick]``): counts on [0, T] from our Ogata sampler and tick's
+    ``SimuHawkesExpKernels`` agree (Welch tests), and our MLE recovers tick-simulated parameters."""
+    hawkes = pytest.importorskip("tick.hawkes")
+    from agents.forecasters import HawkesForecaster
+
+    mu, alpha, beta, T = np.array([0.2, 0.1, 0.3]), np.array([[.3, .1, 0], [0, .2, .2], [.1, 0, .4]]), 2.0, 100.0
+    ours = np.array([np.bincount(k, minlength=3) for _, k in
+                     simulate_hawkes_batch(mu, alpha, beta, T, 150, np.random.default_rng(0))])
+    theirs, seqs = [], []
+    for i in range(150):
+        sim = hawkes.SimuHawkesExpKernels(adjacency=alpha, decays=beta, baseline=mu, end_time=T, seed=10 + i,
+                                          verbose=False)
+        sim.simulate()
+        theirs.append([len(t) for t in sim.timestamps])
+        times = np.concatenate(sim.timestamps)
+        kinds = np.concatenate([np.full(len(t), j) for j, t in enumerate(sim.timestamps)])
+        order = np.argsort(times, kind="stable")
+        seqs.append(EventSequence(times=times[order], types=kinds[order]))
+    theirs = np.array(theirs)
+    for j in range(3):
+        assert stats.ttest_ind(ours[:, j], theirs[:, j], equal_var=False).pvalue > 1e-3
+    model, _ = HawkesForecaster.fit(seqs[:40], 3, max_iter=60)
+    np.testing.assert_allclose(model.alpha.numpy(), alpha, atol=0.1)
+    np.testing.assert_allclose(model.mu.numpy(), mu, atol=0.06)
+    assert model.beta == pytest.approx(beta, rel=0.25)
