@@ -142,6 +142,10 @@ class BoxCoxStandardizer:
         dt = np.asarray(dt, dtype=float).reshape(-1)
         if dt.size < 2 or not np.all(np.isfinite(dt)) or np.any(dt < 0):
             raise ValueError("Box-Cox fit needs at least two finite, non-negative inter-arrival times")
+        if cutoff is not None and not (np.isfinite(cutoff) and cutoff > 0):
+            raise ValueError(f"cutoff must be a finite positive number or None, got {cutoff}")
+        if not np.isfinite(scale_power):
+            raise ValueError(f"scale_power must be finite, got {scale_power}")
         positive = dt[dt > 0]
         if positive.size < 2:
             raise ValueError("Box-Cox fit needs at least two positive inter-arrival times")
