@@ -80,6 +80,18 @@ def adam(params, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
+def minimise(params, lr: float, steps: int, batch_loss) -> list[float]:
+    """`steps` Adam steps on ``batch_loss()`` (a fresh minibatch loss per call); returns the loss curve."""
+    optimizer, losses = adam(params, lr), []
+    for _ in range(steps):
+        loss = batch_loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
     """Linear-ReLU stack; no activation after the last layer."""
     layers: list[nn.Module] = []

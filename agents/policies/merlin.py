@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from agents.policies.goal_conditioned import GoalConditionedPolicy, adam
-from agents.policies.relabel import PAIR_MODES, RelabelSampler, TrajectoryData, to_torch
+from agents.policies.relabel import PAIR_MODES, RelabelSampler, TrajectoryData, concat_batches, to_torch
 
 ACTOR_LOSSES = ("gaussian", "mse")
 
@@ -145,3 +145,27 @@ class Trajectories:
     achieved_goals: np.ndarray
     desired_goals: np.ndarray
     actions: np.ndarray
+
+
+class MixedMerlin(Merlin):
+    """Merlin on a mix of dataset and synthetic ("forward diffusion") samples: a fraction ``diffusion_ratio`` of
+    each batch comes from :attr:`synthetic` (Merlin-P, Merlin-NP; the official ``buffer_sample``)."""
+
+    synthetic: Trajectories
+    synthetic_sampler: RelabelSampler | None = None
+    diffusion_ratio: float = 0.0
+    kept_rate: float = float("nan")
+
+    def use_synthetic(self, synthetic: Trajectories, requested: int, ratio: float) -> None:
+        """Train on `synthetic` from now on (`requested`: how many trajectories were asked for)."""
+        self.synthetic, self.diffusion_ratio = synthetic, float(ratio)
+        self.kept_rate = len(synthetic.actions) / max(requested, 1)
+        self.synthetic_sampler = (RelabelSampler(synthetic, self.config.p_her, self.rng, self.config.pairs)
+                                  if len(synthetic.actions) else None)
+
+    def sample(self) -> dict[str, np.ndarray]:
+        n_synthetic = round(self.diffusion_ratio * self.config.batch_size)
+        if self.synthetic_sampler is None or n_synthetic == 0:
+            return self.sampler.sample(self.config.batch_size)
+        return concat_batches(self.sampler.sample(self.config.batch_size - n_synthetic),
+                              self.synthetic_sampler.sample(n_synthetic))

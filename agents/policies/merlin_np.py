@@ -29,11 +29,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from agents.policies.goal_conditioned import adam, mlp
-from agents.policies.merlin import LearnerConfig, Merlin, Trajectories
-from agents.policies.relabel import RelabelSampler, TrajectoryData, concat_batches
-
-STD_EPS = 1e-6
+from agents.policies.goal_conditioned import minimise, mlp
+from agents.policies.merlin import LearnerConfig, MixedMerlin, Trajectories
+from agents.policies.merlin_p import STD_EPS
+from agents.policies.relabel import TrajectoryData
 
 
 @dataclass
@@ -90,16 +89,13 @@ class LatentStitcher:
         n, horizon = data.actions.shape[:2]
         flat = obs[:, :-1].reshape(-1, obs.shape[-1])
         self.mean, self.std = flat.mean(0), flat.std(0, unbiased=False) + STD_EPS
-        optimizer, losses = adam(self.encoder.parameters(), cfg.encoder_lr), []
-        for _ in range(cfg.encoder_steps):
+
+        def batch_loss() -> torch.Tensor:
             k = torch.as_tensor(rng.integers(n, size=cfg.encoder_batch), device=self.device)
             t = torch.as_tensor(rng.integers(horizon, size=cfg.encoder_batch), device=self.device)
-            loss = debiased_info_nce(self.encode(obs[k, t]), self.encode(obs[k, t + 1]), cfg.temperature)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-        return losses
+            return debiased_info_nce(self.encode(obs[k, t]), self.encode(obs[k, t + 1]), cfg.temperature)
+
+        return minimise(self.encoder.parameters(), cfg.encoder_lr, cfg.encoder_steps, batch_loss)
 
     @torch.no_grad()
     def embed(self, observations: np.ndarray, chunk: int = 65536) -> np.ndarray:
@@ -157,7 +153,7 @@ class LatentStitcher:
         return stitched, jumps / max(total, 1)
 
 
-class MerlinNP(Merlin):
+class MerlinNP(MixedMerlin):
     """Merlin-NP: Merlin trained on a ``diffusion_ratio`` mix of dataset and stitched samples (module docstring)."""
 
     name = "merlin_np"
@@ -170,14 +166,5 @@ class MerlinNP(Merlin):
         self.stitcher = LatentStitcher(data.observations.shape[-1], self.stitch_config, self.device)
         self.encoder_losses = self.stitcher.fit(data, self.rng)
         n_synthetic = max(1, round(self.stitch_config.synthetic_fraction * data.actions.shape[0]))
-        self.synthetic, self.jump_rate = self.stitcher.stitch(data, n_synthetic, self.rng)
-        self.kept_rate = len(self.synthetic.actions) / n_synthetic
-        self.synthetic_sampler = (RelabelSampler(self.synthetic, self.config.p_her, self.rng, self.config.pairs)
-                                  if len(self.synthetic.actions) else None)
-
-    def sample(self) -> dict[str, np.ndarray]:
-        n_synthetic = round(self.stitch_config.diffusion_ratio * self.config.batch_size)
-        if self.synthetic_sampler is None or n_synthetic == 0:
-            return self.sampler.sample(self.config.batch_size)
-        return concat_batches(self.sampler.sample(self.config.batch_size - n_synthetic),
-                              self.synthetic_sampler.sample(n_synthetic))
+        synthetic, self.jump_rate = self.stitcher.stitch(data, n_synthetic, self.rng)
+        self.use_synthetic(synthetic, n_synthetic, self.stitch_config.diffusion_ratio)

@@ -31,11 +31,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.policies.goal_conditioned import adam, mlp
-from agents.policies.merlin import LearnerConfig, Merlin, Trajectories
-from agents.policies.relabel import RelabelSampler, TrajectoryData, concat_batches
+from agents.policies.goal_conditioned import minimise, mlp
+from agents.policies.merlin import LearnerConfig, MixedMerlin, Trajectories
+from agents.policies.relabel import TrajectoryData
 
-STD_EPS = 1e-6
+STD_EPS = 1e-6  # the official code's ε in (x − mean)/(std + ε)
 
 
 @dataclass
@@ -92,16 +92,12 @@ class ReverseDynamics(nn.Module):
         # time-reversed sequences: the GRU reads t = T − 1, …, 0, as in the backward rollout
         inputs = torch.as_tensor(inputs[:, ::-1].copy(), dtype=torch.float32)
         targets = torch.as_tensor(targets[:, ::-1].copy(), dtype=torch.float32)
-        optimizer, losses = adam(self.parameters(), lr), []
-        for _ in range(steps):
+
+        def batch_loss() -> torch.Tensor:
             idx = torch.as_tensor(rng.integers(len(inputs), size=min(batch, len(inputs))))
-            out, _ = self.gru(inputs[idx])
-            loss = F.mse_loss(self.head(out), targets[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-        return losses
+            return F.mse_loss(self.head(self.gru(inputs[idx])[0]), targets[idx])
+
+        return minimise(self.parameters(), lr, steps, batch_loss)
 
     @torch.no_grad()
     def step(self, t: int, next_state: torch.Tensor, action: torch.Tensor,
@@ -146,15 +142,12 @@ class ReverseCVAE(nn.Module):
         self.mean.copy_(torch.as_tensor(mean[0], dtype=torch.float32))
         self.std.copy_(torch.as_tensor(std[0], dtype=torch.float32))
         x, a = torch.as_tensor(next_states, dtype=torch.float32), torch.as_tensor(actions, dtype=torch.float32)
-        optimizer, losses = adam(self.parameters(), lr), []
-        for _ in range(steps):
+
+        def batch_loss() -> torch.Tensor:
             idx = torch.as_tensor(rng.integers(len(x), size=min(batch, len(x))))
-            loss = self.loss(x[idx], a[idx], kl_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-        return losses
+            return self.loss(x[idx], a[idx], kl_weight)
+
+        return minimise(self.parameters(), lr, steps, batch_loss)
 
 
 def reverse_rollouts(dynamics: ReverseDynamics, cvae: ReverseCVAE, final_states: np.ndarray, horizon: int,
@@ -177,7 +170,7 @@ def reverse_rollouts(dynamics: ReverseDynamics, cvae: ReverseCVAE, final_states:
                         desired_goals=np.repeat(ag[:, -1:], horizon, axis=1), actions=acts)
 
 
-class MerlinP(Merlin):
+class MerlinP(MixedMerlin):
     """Merlin-P: Merlin on a ``diffusion_ratio`` mix of dataset and reverse-model rollouts (module docstring)."""
 
     name = "merlin_p"
@@ -199,14 +192,5 @@ class MerlinP(Merlin):
                                          cfg.cvae_steps, cfg.cvae_batch, cfg.lr, cfg.kl_weight, self.rng)
         n_synthetic = max(1, round(cfg.synthetic_fraction * n))
         finals = states[self.rng.integers(n, size=n_synthetic), -1]
-        self.synthetic = reverse_rollouts(self.dynamics, self.cvae, finals, horizon, obs.shape[-1])
-        self.kept_rate = len(self.synthetic.actions) / n_synthetic
-        self.synthetic_sampler = (RelabelSampler(self.synthetic, self.config.p_her, self.rng, self.config.pairs)
-                                  if len(self.synthetic.actions) else None)
-
-    def sample(self) -> dict[str, np.ndarray]:
-        n_synthetic = round(self.reverse_config.diffusion_ratio * self.config.batch_size)
-        if self.synthetic_sampler is None or n_synthetic == 0:
-            return self.sampler.sample(self.config.batch_size)
-        return concat_batches(self.sampler.sample(self.config.batch_size - n_synthetic),
-                              self.synthetic_sampler.sample(n_synthetic))
+        self.use_synthetic(reverse_rollouts(self.dynamics, self.cvae, finals, horizon, obs.shape[-1]), n_synthetic,
+                           cfg.diffusion_ratio)
