@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from agents.persuasion import (
 )
 from envs.social import SocialGame
 from envs.social.model import MisinformationModel
+from scenarios.validation import param
 
 GRAPHS = ("erdos_renyi", "barabasi_albert", "watts_strogatz")
 
@@ -24,11 +25,12 @@ GRAPHS = ("erdos_renyi", "barabasi_albert", "watts_strogatz")
 class GameConfig:
     """The default instance of the spec (§6): states TU, TP, MU, MP; popularity-driven users."""
 
-    prior: list[float] = field(default_factory=lambda: [0.3, 0.4, 0.1, 0.2])  # μ over (TU, TP, MU, MP)
-    misinformation_accuracy: float = 0.8  # diagonal of the misinformation classifier Q_m
-    popularity_accuracy: float = 0.8  # diagonal of the popularity classifier Q_p
-    engagement_weight: float = 0.1  # α: platform's gain per truthful share (a misinformation share costs 1)
-    misinformation_aversion: float = 0.0  # users' own cost of sharing misinformation
+    prior: list[float] = param([0.3, 0.4, 0.1, 0.2], ge=0, le=1, nonempty=True)  # μ over (TU, TP, MU, MP)
+    misinformation_accuracy: float = param(0.8, ge=0, le=1)  # diagonal of the misinformation classifier Q_m
+    popularity_accuracy: float = param(0.8, ge=0, le=1)  # diagonal of the popularity classifier Q_p
+    # α: platform's gain per truthful share (a misinformation share costs 1)
+    engagement_weight: float = param(0.1, ge=0, le=1000)
+    misinformation_aversion: float = param(0.0, ge=0, le=1000)  # users' own cost of sharing misinformation
 
     def validate(self) -> None:
         for name in ("misinformation_accuracy", "popularity_accuracy"):
@@ -53,14 +55,15 @@ class GameConfig:
 class NetworkConfig:
     """The simulated social network (Mesa model) that plays each round."""
 
-    n_users: int = 1000
-    graph: str = "erdos_renyi"  # erdos_renyi | barabasi_albert | watts_strogatz
-    avg_degree: float = 8.0
-    posts_per_round: int = 1000
-    view_probability: float = 0.3  # a follower sees a share with this probability
-    max_hops: int = 6
-    rounds: int = 5  # rounds simulated per seed
-    prior_concentration: float | None = None  # None: homogeneous user priors; else Dirichlet(conc · μ)
+    n_users: int = param(1000, ge=2, le=1_000_000)
+    graph: str = param("erdos_renyi", choices=GRAPHS)  # erdos_renyi | barabasi_albert | watts_strogatz
+    avg_degree: float = param(8.0, gt=0, le=10_000)
+    posts_per_round: int = param(1000, ge=1, le=10_000_000)
+    view_probability: float = param(0.3, ge=0, le=1)  # a follower sees a share with this probability
+    max_hops: int = param(6, ge=1, le=1000)
+    rounds: int = param(5, ge=1, le=100_000)  # rounds simulated per seed
+    # None: homogeneous user priors; else Dirichlet(conc · μ)
+    prior_concentration: float | None = param(None, gt=0, le=1e9, allow_none=True)
 
     def validate(self) -> None:
         if self.graph not in GRAPHS:
@@ -70,11 +73,14 @@ class NetworkConfig:
         if not 0.0 <= self.view_probability <= 1.0:
             raise ValueError(f"network.view_probability must lie in [0, 1], got {self.view_probability}")
 
-    def build(self, game: SocialGame, scheme: np.ndarray, seed: int, performative_eta: float = 0.0):
+    def build(self, game: SocialGame, scheme: np.ndarray, seed: int, performative_eta: float = 0.0,
+              user_types: np.ndarray | None = None, type_weights: np.ndarray | None = None):
+        """The Mesa model; ``user_types`` (K type priors) replaces ``prior_concentration`` when given."""
         return MisinformationModel(
             game, n_users=self.n_users, graph=self.graph, avg_degree=self.avg_degree,
             posts_per_round=self.posts_per_round, view_probability=self.view_probability,
-            max_hops=self.max_hops, prior_concentration=self.prior_concentration,
+            max_hops=self.max_hops, prior_concentration=None if user_types is not None else self.prior_concentration,
+            user_types=user_types, type_weights=type_weights,
             performative_eta=performative_eta, scheme=scheme, rng=seed,
         )
 

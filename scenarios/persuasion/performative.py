@@ -5,12 +5,20 @@ and next round's prior is formed from what got shared (spec §5.2, our reconstru
 
     μ_{t+1} = (1 − η) μ_base + η · post_t,     post_t(θ) ∝ μ_t(θ) P(share | θ; φ_t).
 
-Three platforms are compared on the same dynamics: ``resolve`` re-solves the LP every round,
-``fixed`` keeps its round-0 LP scheme, ``none`` sends no signal (users act on their prior). For every
+Platforms compared on the same dynamics: ``resolve`` re-solves the LP every round (performatively
+*stable*), ``fixed`` keeps its round-0 LP scheme, ``none`` sends no signal (users act on their prior), and
+— for η < 1 at the reference accuracy — ``optimal``, the performatively *optimal* stationary scheme
+(Perdomo et al. 2020): the scheme maximising the long-run utility, found by multi-start SLSQP over
+schemes with the stationary prior solved inside (``agents.persuasion.performative``) and chosen by the
+long-run utility of these exact dynamics started at μ_base; the stable-vs-optimal gap is reported. For every
 (η, classifier accuracy) we report whether the dynamics converge (‖μ_{t+1} − μ_t‖∞ < tol), after
 how many rounds, the fixed point's misinformation share and utility, cycles, and — by restarting
 from perturbed fixed points — whether the fixed point is stable. The Mesa network replays the
 reference cell over seeds (its prior formed from the empirically shared posts).
+
+The headline table also carries the knife-edge sensitivity (``scenarios.persuasion.sensitivity``):
+misinformation shared and platform utility vs the spread of the users' priors, for the LP optimum,
+ε-slack, robust, personalised, full-revelation and no-signal schemes, analytic and on the Mesa network.
 """
 
 from __future__ import annotations
@@ -21,14 +29,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from agents.persuasion.performative import PerformativeOptimum, performatively_optimal_scheme
 from envs.social import SocialGame, performative_update
 from scenarios.persuasion.common import GameConfig, NetworkConfig, optimal_scheme
+from scenarios.persuasion.sensitivity import (
+    SensitivityConfig,
+    run_sensitivity,
+    sensitivity_figures,
+    sensitivity_table,
+)
 from scenarios.plotting import line_with_ci, lines
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.stats import markdown_table, mean_ci
+from scenarios.validation import param
 
 PLATFORMS = ("resolve", "fixed", "none")
+OPTIMAL = "optimal"  # the performatively optimal stationary scheme (reference accuracy, η < 1)
 FIGURE_ROUNDS = 80
 
 
@@ -36,19 +53,23 @@ FIGURE_ROUNDS = 80
 class PerformativeConfig:
     game: GameConfig = field(default_factory=GameConfig)  # game.prior is μ_base, the fresh content
     network: NetworkConfig = field(default_factory=lambda: NetworkConfig(rounds=25, posts_per_round=500))
-    eta: float = 0.5  # reference feedback weight η (figures, simulation, stability)
-    etas: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
-    accuracies: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9, 1.0])
-    max_rounds: int = 200
-    tol: float = 1e-10  # convergence: ‖μ_{t+1} − μ_t‖∞ < tol
-    perturbation: float = 0.02  # size of the perturbations of the fixed point (‖δ‖∞)
-    n_perturbations: int = 8
-    n_seeds: int = 5  # Mesa replicates of the reference cell
+    eta: float = param(0.5, ge=0, le=1)  # reference feedback weight η (figures, simulation, stability)
+    etas: list[float] = param([0.25, 0.5, 1.0], ge=0, le=1, nonempty=True)
+    accuracies: list[float] = param([0.6, 0.7, 0.8, 0.9, 1.0], ge=0, le=1, nonempty=True)
+    max_rounds: int = param(200, ge=1, le=1_000_000)
+    tol: float = param(1e-10, gt=0, le=1)  # convergence: ‖μ_{t+1} − μ_t‖∞ < tol
+    perturbation: float = param(0.02, gt=0, le=1)  # size of the perturbations of the fixed point (‖δ‖∞)
+    n_perturbations: int = param(8, ge=1, le=10_000)
+    n_seeds: int = param(5, ge=1, le=10_000)  # Mesa replicates of the reference cell
     simulate: bool = True
+    optimum_starts: int = param(4, ge=0, le=1000)  # random SLSQP starts of the performative optimum
+    optimum_slack: float = param(0.01, ge=0, le=1)  # ε: its obedience margin at the stationary prior
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
 
     def validate(self) -> None:
         self.game.validate()
         self.network.validate()
+        self.sensitivity.validate(self.game.prior)
         for eta in [self.eta, *self.etas]:
             if not 0.0 < eta <= 1.0:
                 raise ValueError(f"eta must lie in (0, 1], got {eta}")
@@ -63,7 +84,11 @@ def uninformative_scheme(game: SocialGame) -> np.ndarray:
     return np.ones(game.n_predictions)
 
 
-def platform_policy(name: str, base: SocialGame) -> Callable[[SocialGame], np.ndarray]:
+def platform_policy(name: str, base: SocialGame, scheme: np.ndarray | None = None
+                    ) -> Callable[[SocialGame], np.ndarray]:
+    """The platform's scheme as a function of the current game; ``optimal`` deploys ``scheme`` forever."""
+    if name == OPTIMAL:
+        return lambda game: scheme
     if name == "resolve":
         return optimal_scheme
     if name == "fixed":
@@ -84,6 +109,9 @@ class Trajectory:
         """Where a per-round quantity settles: its last value, or its mean over the final cycle."""
         return float(values[-self.cycle:].mean() if self.cycle else values[-1])
 
+    def settled_utility(self) -> float:
+        return self.settled(self.utility)
+
     def describe(self) -> str:
         if self.converged_at is not None:
             return f"converged in {self.converged_at}"
@@ -91,9 +119,9 @@ class Trajectory:
 
 
 def run_dynamics(base: SocialGame, eta: float, platform: str, max_rounds: int, tol: float,
-                 start: np.ndarray | None = None) -> Trajectory:
+                 start: np.ndarray | None = None, scheme: np.ndarray | None = None) -> Trajectory:
     """Iterate the performative map from `start` (default μ_base) until convergence or max_rounds."""
-    policy = platform_policy(platform, base)
+    policy = platform_policy(platform, base, scheme)
     prior = base.prior if start is None else start
     priors, mis, util, converged = [prior], [], [], None
     for t in range(max_rounds):
@@ -138,9 +166,23 @@ def perturbation_test(base: SocialGame, eta: float, fixed_point: np.ndarray, cfg
     return returned / cfg.n_perturbations, worst
 
 
-def simulate_platform(cfg: PerformativeConfig, base: SocialGame, platform: str, seed: int) -> pd.DataFrame:
+def performative_optimum(base: SocialGame, eta: float, cfg: PerformativeConfig,
+                         stable: Trajectory) -> PerformativeOptimum:
+    """The performatively optimal stationary scheme, started also from the stable fixed point's LP scheme
+    and chosen by the long-run (settled) utility of the exact dynamics from μ_base."""
+    def long_run(x: np.ndarray) -> float:
+        return run_dynamics(base, eta, OPTIMAL, cfg.max_rounds, cfg.tol, scheme=x).settled_utility()
+
+    start = optimal_scheme(base.with_prior(stable.priors[-1]))[:, 1]
+    return performatively_optimal_scheme(base.prior, base.user_utility, base.platform_utility, base.confusion, eta,
+                                         slack=cfg.optimum_slack, starts=[start], n_random=cfg.optimum_starts,
+                                         evaluate=long_run)
+
+
+def simulate_platform(cfg: PerformativeConfig, base: SocialGame, platform: str, seed: int,
+                      scheme: np.ndarray | None = None) -> pd.DataFrame:
     """The Mesa world under the performative dynamics; the platform re-solves on the model's prior."""
-    policy = platform_policy(platform, base)
+    policy = platform_policy(platform, base, scheme)
     model = cfg.network.build(base, policy(base), seed, performative_eta=cfg.eta)
     rows = []
     for t in range(cfg.network.rounds):
@@ -150,6 +192,7 @@ def simulate_platform(cfg: PerformativeConfig, base: SocialGame, platform: str, 
         rows.append({"round": t, "platform": platform, "misinformation_share_rate":
                      float(model.last_round["misinformation_share_rate"]),
                      "platform_utility": float(model.last_round["platform_utility"]),
+                     "misinformation_views": float(model.last_round["misinformation_views"]),
                      **{f"prior_{n}": float(p) for n, p in zip(base.state_names, model.content_prior)}})
     return pd.DataFrame(rows)
 
@@ -181,30 +224,68 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
     grid = pd.DataFrame(grid_rows)
     grid.to_csv(ctx.path("dynamics.csv"), index=False)
 
+    # Performatively optimal vs stable (Perdomo et al.): every η < 1 at the reference accuracy.
+    base = cfg.game.build()
+    optimum_rows, optimum = [], None
+    for eta in ctx.progress(sorted({*cfg.etas, cfg.eta}), desc="performative optimum"):
+        if eta >= 1.0:  # the long run at η = 1 is a point mass on argmax P(share | θ): no smooth optimum
+            continue
+        stable = trajectories["resolve"] if eta == cfg.eta else run_dynamics(base, eta, "resolve", cfg.max_rounds, cfg.tol)
+        po = performative_optimum(base, eta, cfg, stable)
+        traj = run_dynamics(base, eta, OPTIMAL, cfg.max_rounds, cfg.tol, scheme=po.share)
+        if eta == cfg.eta:
+            optimum, trajectories[OPTIMAL] = po, traj
+        optimum_rows.append({
+            "eta": eta, "stable_dynamics": stable.describe(), "stable_utility": stable.settled_utility(),
+            "stable_misinformation": stable.settled(stable.misinformation), "optimal_dynamics": traj.describe(),
+            "optimal_utility": traj.settled_utility(), "optimal_misinformation": traj.settled(traj.misinformation),
+            "optimal_stationary_utility": po.value, "utility_gap": traj.settled_utility() - stable.settled_utility(),
+            "optimal_scheme": np.round(po.share, 4).tolist(), "optimal_prior": np.round(po.prior, 4).tolist(),
+            "starts": po.n_starts, "feasible_local_optima": po.n_feasible})
+        ctx.log({"performative_optimum": True, **optimum_rows[-1]})
+    optima = pd.DataFrame(optimum_rows)
+    optima.to_csv(ctx.path("performative_optimum.csv"), index=False)
+    platforms = [*PLATFORMS, OPTIMAL] if optimum is not None else list(PLATFORMS)
+
     sims = pd.DataFrame()
     if cfg.simulate:
-        base = cfg.game.build()
-        frames = [simulate_platform(cfg, base, platform, seed).assign(seed=r)
-                  for platform in PLATFORMS for r, seed in enumerate(ctx.seeds.replicates(cfg.n_seeds))]
+        schemes = {OPTIMAL: optimum.share if optimum is not None else None}
+        frames = [simulate_platform(cfg, base, platform, seed, schemes.get(platform)).assign(seed=r)
+                  for platform in platforms for r, seed in enumerate(ctx.seeds.replicates(cfg.n_seeds))]
         sims = pd.concat(frames, ignore_index=True)
         sims.to_csv(ctx.path("simulated.csv"), index=False)
 
+    sens_analytic, sens_sim = run_sensitivity(cfg.sensitivity, cfg.network, base, cfg.n_seeds, ctx)
+    sens_analytic.to_csv(ctx.path("sensitivity_analytic.csv"), index=False)
+    sens_sim.to_csv(ctx.path("sensitivity_simulated.csv"), index=False)
+    sensitivity_figures(sens_analytic, sens_sim, ctx)
     _figures(cfg, ctx, trajectories, grid, sims)
 
+    # The headline table: the performative platforms, then the knife-edge sensitivity (one round).
     ref = grid[grid.cell == "reference"].set_index("platform")
+    names = {"resolve": "resolve (stable)", "fixed": "fixed round-0", "none": "none", OPTIMAL: "performative optimum"}
     table = []
-    for platform in PLATFORMS:
-        r = ref.loc[platform]
-        entry = {"platform": platform, "dynamics": trajectories[platform].describe(),
-                 "round-0 mis-share": round(r.round0_misinformation, 4),
-                 "settled mis-share": round(r.final_misinformation, 4), "settled utility": round(r.final_utility, 4)}
+    for platform in platforms:
+        traj = trajectories[platform]
+        entry = {"setting": f"performative η={cfg.eta:g}", "policy": names[platform],
+                 "mis-share": round(traj.settled(traj.misinformation), 4)}
         if not sims.empty:
             last = sims[(sims.platform == platform) & (sims["round"] == cfg.network.rounds - 1)]
             mean, half = mean_ci(last.misinformation_share_rate)
-            entry[f"Mesa mis-share, round {cfg.network.rounds}"] = f"{mean:.4f} ± {half:.4f}"
+            entry["mis-share Mesa"] = f"{mean:.4f} ± {half:.4f} (round {cfg.network.rounds})"
+        entry["utility"] = round(traj.settled_utility(), 4)
+        if not sims.empty:
+            mean, half = mean_ci(last.platform_utility)
+            entry["utility Mesa"] = f"{mean:.4f} ± {half:.4f}"
+            entry["mis views/post Mesa"] = round(float(last.misinformation_views.mean()), 2)
+        entry["note"] = f"{traj.describe()}; round 0: {traj.misinformation[0]:.4f}"
         table.append(entry)
-    (ctx.path("table.md")).write_text(markdown_table(table) + "\n\n" + markdown_table(
-        grid[grid.platform == "resolve"].drop(columns=["final_prior"]).round(4).to_dict("records")) + "\n")
+    table += sensitivity_table(sens_analytic, sens_sim)
+    resolve_grid = grid[grid.platform == "resolve"].drop(columns=["final_prior"]).round(4).to_dict("records")
+    ctx.path("table.md").write_text("\n\n".join([
+        markdown_table(table), "Re-solving platform over the grid:", markdown_table(resolve_grid),
+        "Performatively stable vs optimal (reference accuracy):",
+        markdown_table(optima.round(4).to_dict("records")) if not optima.empty else "(η = 1 only: none)"]) + "\n")
 
     resolve = ref.loc["resolve"]
     metrics = {
@@ -218,10 +299,32 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
         "resolve_stable_fraction": float(resolve.get("stable_fraction", np.nan)),
         "grid_converged_fraction": float(grid[grid.platform == "resolve"].converged.mean()),
     }
+    if optimum is not None:
+        opt = trajectories[OPTIMAL]
+        metrics.update({"optimal_final_utility": opt.settled_utility(),
+                        "optimal_final_misinformation": opt.settled(opt.misinformation),
+                        "optimal_stationary_utility": optimum.value,
+                        "optimal_minus_stable_utility": opt.settled_utility() - float(resolve.final_utility)})
     if not sims.empty:
         last = sims[(sims.platform == "resolve") & (sims["round"] == cfg.network.rounds - 1)]
         metrics["resolve_simulated_final_misinformation"] = float(last.misinformation_share_rate.mean())
+    metrics.update(_sensitivity_metrics(sens_analytic, sens_sim))
     return ScenarioResult(metrics=metrics, table=table)
+
+
+def _sensitivity_metrics(analytic: pd.DataFrame, simulated: pd.DataFrame) -> dict[str, float]:
+    """Aggregate P(share ∧ mis) and utility of each policy at the largest spread (analytic and Mesa)."""
+    total = analytic[(analytic["type"].astype(str) == "all")]
+    widest = total[total.spread == total.spread.max()]
+    out = {}
+    for _, r in widest.iterrows():
+        for m, short in (("p_share_and_misinformation", "misinformation"), ("platform_utility", "utility")):
+            out[f"spread_max_{r.policy}_{short}"] = float(r[m]) if r.feasible else float("nan")
+    if not simulated.empty:
+        sim = simulated[simulated.spread == simulated.spread.max()]
+        for policy, group in sim.groupby("policy"):
+            out[f"spread_max_{policy}_simulated_misinformation"] = float(group.p_share_and_misinformation.mean())
+    return out
 
 
 def _figures(cfg: PerformativeConfig, ctx: RunContext, trajectories: dict[str, Trajectory], grid: pd.DataFrame,
@@ -236,7 +339,7 @@ def _figures(cfg: PerformativeConfig, ctx: RunContext, trajectories: dict[str, T
     series: dict = {f"{p} (exact)": held(t.misinformation, horizon) for p, t in trajectories.items()}
     bands = {}
     if not sims.empty:
-        for p in PLATFORMS:
+        for p in sims.platform.unique():
             per_round = sims[sims.platform == p].groupby("round").misinformation_share_rate.agg(list)
             ci = np.array([mean_ci(v) for v in per_round])
             series[f"{p} (Mesa, ±95% CI)"] = (per_round.index.to_numpy(), ci[:, 0])
@@ -258,11 +361,14 @@ def _figures(cfg: PerformativeConfig, ctx: RunContext, trajectories: dict[str, T
 
 PRESETS = {
     "smoke": {"etas": [0.5, 1.0], "accuracies": [0.8, 1.0], "max_rounds": 60, "n_perturbations": 2, "n_seeds": 2,
-              "network": {"n_users": 200, "posts_per_round": 200, "rounds": 5}},
+              "network": {"n_users": 200, "posts_per_round": 200, "rounds": 5}, "optimum_starts": 1,
+              "sensitivity": {"spreads": [0.0, 1e-6, 0.05], "n_types": 4, "rounds": 1}},
     "cpu": {},
     "paper": {"etas": [0.1, 0.25, 0.5, 0.75, 1.0], "accuracies": [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0],
               "max_rounds": 2000, "n_perturbations": 32, "n_seeds": 20,
-              "network": {"n_users": 10000, "posts_per_round": 5000, "rounds": 60}},
+              "network": {"n_users": 10000, "posts_per_round": 5000, "rounds": 60}, "optimum_starts": 16,
+              "sensitivity": {"spreads": [0.0, 1e-6, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1], "n_types": 20,
+                              "rounds": 5}},
 }
 
 SCENARIO = Scenario(

@@ -23,6 +23,7 @@ from scenarios.plotting import line_with_ci
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.stats import aggregate, ci_table, markdown_table
+from scenarios.validation import param
 
 METRICS = ("p_share_and_misinformation", "p_share", "platform_utility")
 SIMULATED = {"misinformation_share_rate": "p_share_and_misinformation", "share_rate": "p_share",
@@ -33,10 +34,10 @@ SIMULATED = {"misinformation_share_rate": "p_share_and_misinformation", "share_r
 class SingleRoundConfig:
     game: GameConfig = field(default_factory=GameConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    accuracies: list[float] = field(default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
-    engagement_weights: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.3])
-    policies: list[str] = field(default_factory=lambda: list(SENDERS))
-    n_seeds: int = 5  # simulated replicates (fresh network and posts) per cell
+    accuracies: list[float] = param([0.5, 0.6, 0.7, 0.8, 0.9, 1.0], ge=0, le=1, nonempty=True)
+    engagement_weights: list[float] = param([0.0, 0.1, 0.3], ge=0, le=1000, nonempty=True)
+    policies: list[str] = param(list(SENDERS), choices=tuple(SENDERS), nonempty=True)
+    n_seeds: int = param(5, ge=1, le=10_000)  # simulated replicates (fresh network and posts) per cell
 
     def validate(self) -> None:
         self.game.validate()
@@ -58,6 +59,27 @@ def simulate(network: NetworkConfig, game, scheme: np.ndarray, seed: int) -> dic
                        ("share_rate", "misinformation_share_rate", "platform_utility", "mean_cascade_size",
                         "misinformation_cascade_size")})
     return pd.DataFrame(rounds).mean().to_dict()
+
+
+def coverage(agg: pd.DataFrame, metrics=METRICS) -> dict[str, float]:
+    """How often the simulated 95 % CIs cover the analytic values, over (cell, policy, metric) triples.
+
+    A triple whose replicates are all identical has a zero-width CI: it says nothing about coverage, so
+    it is excluded from ``analytic_covered_fraction`` and counted in ``zero_variance_cells``; for those,
+    ``zero_variance_exact_fraction`` is the share whose constant equals the analytic value (to 1e-9).
+    ``agg`` has ``<m>_mean``, ``<m>_ci95`` and the analytic ``<m>`` columns.
+    """
+    covered, zero, exact = [], 0, 0
+    for m in metrics:
+        diff = (agg[m] - agg[f"{m}_mean"]).abs()
+        width = agg[f"{m}_ci95"]
+        degenerate = width <= 1e-15
+        zero += int(degenerate.sum())
+        exact += int((degenerate & (diff <= 1e-9)).sum())
+        covered += (diff <= width)[~degenerate].tolist()
+    return {"analytic_covered_fraction": float(np.mean(covered)) if covered else float("nan"),
+            "analytic_covered_cells": float(len(covered)), "zero_variance_cells": float(zero),
+            "zero_variance_exact_fraction": exact / zero if zero else float("nan")}
 
 
 def run(cfg: SingleRoundConfig, ctx: RunContext) -> ScenarioResult:
@@ -86,8 +108,8 @@ def run(cfg: SingleRoundConfig, ctx: RunContext) -> ScenarioResult:
     # Side-by-side table: analytic value, simulated mean ± CI, and whether the CI covers the analytic value.
     by = ["cell", "alpha", "accuracy", "policy"]
     agg = aggregate(sim_df, by, [*METRICS, "mean_cascade_size"]).merge(analytic_df, on=by, suffixes=("", "_analytic"))
-    for m in METRICS:
-        agg[f"{m}_covered"] = (agg[m] - agg[f"{m}_mean"]).abs() <= agg[f"{m}_ci95"] + 1e-12
+    for m in METRICS:  # zero-width CIs (identical replicates) are not coverage evidence: NaN here
+        agg[f"{m}_covered"] = ((agg[m] - agg[f"{m}_mean"]).abs() <= agg[f"{m}_ci95"]).where(agg[f"{m}_ci95"] > 1e-15)
     agg.to_csv(ctx.path("comparison.csv"), index=False)
 
     ref_sim, ref_an = sim_df[sim_df.cell == "reference"], analytic_df[analytic_df.cell == "reference"]
@@ -128,7 +150,7 @@ def run(cfg: SingleRoundConfig, ctx: RunContext) -> ScenarioResult:
         base = metrics["no_signal_p_share_and_misinformation"]
         metrics["optimal_misinformation_reduction_vs_no_signal"] = (
             1.0 - metrics["optimal_p_share_and_misinformation"] / base if base > 0 else 0.0)
-    metrics["analytic_covered_fraction"] = float(agg[[f"{m}_covered" for m in METRICS]].to_numpy().mean())
+    metrics.update(coverage(agg))
     return ScenarioResult(metrics=metrics, table=table)
 
 

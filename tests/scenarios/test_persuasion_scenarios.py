@@ -72,7 +72,9 @@ def test_no_intervention_is_the_prior_optimal_action_every_round() -> None:
 
 
 @pytest.mark.parametrize("override", ["eta=0", "eta=1.5", "game.prior=[0.5,0.5,0.5,0.5]", "accuracies=[1.2]",
-                                      "network.graph=ring", "policies=[oracle]"])
+                                      "network.graph=ring", "policies=[oracle]", "sensitivity.spreads=[0.02,0.5]",
+                                      "sensitivity.n_types=0", "sensitivity.slack=-0.1", "optimum_slack=nan",
+                                      "optimum_starts=-1", "sensitivity.spreads=[]"])
 def test_invalid_values_are_usage_errors(override, tmp_path) -> None:
     from scenarios.errors import UsageError
 
@@ -80,3 +82,60 @@ def test_invalid_values_are_usage_errors(override, tmp_path) -> None:
     with pytest.raises(UsageError, match=override.split("=")[0].split(".")[-1]):
         execute(name, preset="smoke", runs_root=tmp_path, overrides=[override], show_progress=False)
     assert not any(tmp_path.iterdir())  # nothing written for bad input
+
+
+# ---------------------------------------------------------------- issue 16: knife edge, fixes, performative optimum
+@pytest.fixture(scope="module")
+def performative(tmp_path_factory):
+    return execute("misinformation_performative", preset="smoke", runs_root=tmp_path_factory.mktemp("runs"),
+                   show_progress=False, overrides=["etas=[0.5]", "accuracies=[0.8]", "n_perturbations=1",
+                                                   "simulate=false", "sensitivity.spreads=[1e-6,0.05]"])
+
+
+def test_knife_edge_and_what_fixes_it(performative) -> None:
+    """At a 1e-6 prior spread the LP optimum loses its effect on the users pushed toward popular content;
+    the ε-slack, robust and personalised schemes keep (almost) the one-shot value."""
+    assert performative["status"] == "complete"
+    import pandas as pd
+    from pathlib import Path
+
+    frame = pd.read_csv(Path(performative["run_dir"]) / "sensitivity_analytic.csv")
+    total = frame[frame["type"] == "all"].set_index(["spread", "policy"])
+    tiny = total.loc[1e-6]
+    assert tiny.loc["optimal", "p_share_and_misinformation"] > 0.09          # ≥ 1 of 4 types shares all: +0.067
+    for fix in ("slack", "robust", "personalised"):
+        assert tiny.loc[fix, "p_share_and_misinformation"] < 0.032
+    wide = total.loc[0.05]
+    for policy in ("optimal", "slack", "robust", "full_reveal", "no_signal"):   # the private LP bounds them all
+        assert wide.loc["personalised", "platform_utility"] >= wide.loc[policy, "platform_utility"] - 1e-12
+    rows = [r for r in performative["table"] if r["setting"].startswith("one round")]
+    assert len(rows) == 2 * 6 and {"mis-share Mesa", "utility Mesa"} <= set(rows[0])
+
+
+def test_performative_optimum_beats_the_stable_platform(performative) -> None:
+    m = performative["metrics"]
+    assert m["optimal_final_utility"] == pytest.approx(m["optimal_stationary_utility"], abs=1e-9)  # reached
+    assert m["optimal_minus_stable_utility"] > 0.05                          # −0.055 vs −0.123 on this instance
+    assert m["optimal_final_utility"] >= m["resolve_final_utility"]
+    policies = [r["policy"] for r in performative["table"] if r["setting"].startswith("performative")]
+    assert policies == ["resolve (stable)", "fixed round-0", "none", "performative optimum"]
+
+
+def test_coverage_statistic_rejects_a_wrong_simulator_and_skips_zero_variance_cells(single_round) -> None:
+    import pandas as pd
+    from pathlib import Path
+
+    from scenarios.persuasion.single_round import METRICS, coverage
+
+    agg = pd.read_csv(Path(single_round["run_dir"]) / "comparison.csv")
+    honest = coverage(agg)
+    assert honest["analytic_covered_fraction"] >= 0.8 and honest["zero_variance_cells"] > 0
+    assert honest["zero_variance_exact_fraction"] == 1.0  # e.g. no signal: P(share) = 1 in every replicate
+    wrong = agg.copy()
+    for m in METRICS:  # a simulator that is off by 0.1 everywhere (smoke CIs are ±0.04–0.06 wide)
+        wrong[f"{m}_mean"] += 0.1
+    bad = coverage(wrong)
+    assert bad["analytic_covered_fraction"] < 0.05 and bad["zero_variance_exact_fraction"] == 0.0
+    assert bad["zero_variance_cells"] == honest["zero_variance_cells"]  # counted, never as covered
+    degenerate = agg.assign(**{f"{m}_ci95": 0.0 for m in METRICS})  # identical replicates everywhere
+    assert np.isnan(coverage(degenerate)["analytic_covered_fraction"])
