@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -89,7 +90,9 @@ class TrainConfig:
     weight_decay: float = param(0.1, ge=0, le=10)
     warmup_steps: int = param(40, ge=0, le=10**8)
     grad_clip: float = param(1.0, gt=0, le=1e6)
-    eval_every: int = param(50, ge=1, le=10**8)  # quick probes on a validation slice for the training curves
+    eval_every: int = param(50, ge=1, le=10**8)
+    # save model + optimiser state every this many steps (0: only after each trained method); --resume continues
+    checkpoint_every: int = param(0, ge=0, le=10**8)  # quick probes on a validation slice for the training curves
 
 
 @dataclass
@@ -182,8 +185,14 @@ def quick_probe(model: DualEncoder, val: MediaBatch, device: str, threshold: flo
 
 
 def train(cfg: PretrainingConfig, method: str, world: MediaWorld, seed: int, stream_seed: int, val: MediaBatch,
-          ctx: RunContext) -> tuple[DualEncoder, list[dict[str, float]]]:
-    """Train the shared encoders with `method`'s head; returns the model and its curve records."""
+          ctx: RunContext, resume: dict[str, Any] | None = None,
+          checkpoint: Callable[[dict[str, Any]], None] | None = None) -> tuple[DualEncoder, list[dict[str, float]]]:
+    """Train the shared encoders with `method`'s head; returns the model and its curve records.
+
+    Every ``train.checkpoint_every`` steps, ``checkpoint(state)`` receives the model, head, optimiser,
+    schedule and torch RNG state; ``resume`` (such a state) continues from it on the same batches, so
+    the result equals an uninterrupted run's.
+    """
     t, device = cfg.train, ctx.device
     torch.manual_seed(seed)  # same encoder initialisation for every method of a replicate
     model = build_model(cfg, world).to(device)
@@ -195,8 +204,15 @@ def train(cfg: PretrainingConfig, method: str, world: MediaWorld, seed: int, str
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, t.warmup_steps, t.steps))
     train_world = MediaWorld(world.spec, caption_detail=cfg.world.caption_detail)
     stream = iter(ImageTextStream(train_world, t.batch_size, stream_seed))  # same batches for every method
-    curve = []
-    for step in ctx.progress(range(1, t.steps + 1), desc=f"{method} s{seed % 1000}"):
+    curve, first = [], 1
+    if resume is not None:
+        for part, key in ((model, "model"), (head, "head"), (opt, "opt"), (sched, "sched")):
+            part.load_state_dict(resume[key])
+        torch.set_rng_state(resume["torch_rng"])
+        curve, first = list(resume["curve"]), resume["step"] + 1
+        for _ in range(resume["step"]):  # the stream is a seeded generator: replay it to the same position
+            next(stream)
+    for step in ctx.progress(range(first, t.steps + 1), desc=f"{method} s{seed % 1000}"):
         batch = {k: v.to(device) for k, v in next(stream).items()}
         out = head(model(batch["images"], batch["tokens"]))
         if not torch.isfinite(out.loss):
@@ -211,6 +227,9 @@ def train(cfg: PretrainingConfig, method: str, world: MediaWorld, seed: int, str
                       **quick_probe(model, val, device, cfg.eval.threshold)}
             ctx.log(record)
             curve.append(record)
+        if checkpoint is not None and t.checkpoint_every and step % t.checkpoint_every == 0 and step < t.steps:
+            checkpoint({"step": step, "model": model.state_dict(), "head": head.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(), "curve": curve})
     return model, curve
 
 
@@ -239,6 +258,11 @@ def evaluate(model: DualEncoder, cfg: PretrainingConfig, sets: dict[str, Any], e
     return out
 
 
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """NumPy scalars → Python scalars (a checkpoint loads with ``weights_only=True``)."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in record.items()}
+
+
 def run(cfg: PretrainingConfig, ctx: RunContext) -> ScenarioResult:
     with torch_threads(cfg.torch_threads):
         return _run(cfg, ctx)
@@ -258,19 +282,34 @@ def _run(cfg: PretrainingConfig, ctx: RunContext) -> ScenarioResult:
     grid_index = np.flatnonzero(scenes.n_objects >= min(2, spec.max_objects))[: cfg.eval.n_grid_images]
     grid_heat: dict[str, np.ndarray] = {}
 
-    rows, curves = [], []
+    # checkpoint: the finished (replicate, method) results, and the one in training (see train.checkpoint_every)
+    saved = ctx.load_checkpoint() or {"rows": [], "curves": [], "heat": {}, "partial": None}
+    rows, curves = saved["rows"], saved["curves"]
+    grid_heat.update({m: h.numpy() for m, h in saved["heat"].items()})
+    finished = {(row["replicate"], row["method"]) for row in rows}
+
+    def save(partial: dict[str, Any] | None) -> None:
+        heat = {m: torch.from_numpy(np.ascontiguousarray(h)) for m, h in grid_heat.items()}
+        ctx.save_checkpoint({"rows": rows, "curves": curves, "heat": heat, "partial": partial})
+
     for r, seed in enumerate(ctx.seeds.replicates(cfg.n_seeds)):
         stream_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
         for method in cfg.methods:
+            if (r, method) in finished:
+                continue
+            partial = saved["partial"]
+            resume = partial["train"] if partial and (partial["replicate"], partial["method"]) == (r, method) else None
             start = time.perf_counter()
-            model, curve = train(cfg, method, world, seed, stream_seed, val, ctx)
+            model, curve = train(cfg, method, world, seed, stream_seed, val, ctx, resume=resume,
+                                 checkpoint=lambda state: save({"replicate": r, "method": method, "train": state}))
             train_s = time.perf_counter() - start
             metrics = evaluate(model, cfg, sets, env_seed=seed, device=ctx.device)
-            rows.append({"method": method, "replicate": r, "seed": seed, **metrics, "train_s": train_s})
-            curves += curve
+            rows.append(_plain({"method": method, "replicate": r, "seed": seed, **metrics, "train_s": train_s}))
+            curves += [_plain(record) for record in curve]
             if r == 0:  # heat-maps of the first replicate's models on the same images
                 emb = ev.embed(model, scenes.subset(grid_index), ctx.device)
                 grid_heat[method] = ev.heatmaps(emb["tokens"], emb["patches"])
+            save(None)
 
     frame, curve_frame = pd.DataFrame(rows), pd.DataFrame(curves)
     frame.to_csv(ctx.path("results.csv"), index=False)
@@ -311,7 +350,7 @@ PRESETS = {
               "encoder": {"width": 768, "depth": 12, "heads": 12, "text_width": 768, "text_depth": 12,
                           "text_heads": 12, "embed_dim": 512},
               "train": {"steps": 200_000, "batch_size": 16_384, "lr": 7e-4, "weight_decay": 0.1,
-                        "warmup_steps": 2_500, "eval_every": 5_000},
+                        "warmup_steps": 2_500, "eval_every": 5_000, "checkpoint_every": 5_000},
               "eval": {"n_scenes": 5000, "n_single": 5000, "n_heldout": 5000, "n_val": 1000, "env_steps": 1000},
               "torch_threads": 0},
 }
