@@ -45,7 +45,8 @@ from scenarios.stats import markdown_table, mean_ci
 from scenarios.validation import param
 
 PLATFORMS = ("resolve", "fixed", "none")
-OPTIMAL = "optimal"  # the performatively optimal stationary scheme (reference accuracy, η < 1)
+OPTIMAL = "optimal"  # the performatively optimal stationary scheme (reference accuracy, η < 1), ε = 0
+OPTIMAL_SLACK = "optimal_slack"  # the same with obedience margin ε = optimum_slack at its stationary prior
 FIGURE_ROUNDS = 80
 
 
@@ -63,7 +64,7 @@ class PerformativeConfig:
     n_seeds: int = param(5, ge=1, le=10_000)  # Mesa replicates of the reference cell
     simulate: bool = True
     optimum_starts: int = param(4, ge=0, le=1000)  # random SLSQP starts of the performative optimum
-    optimum_slack: float = param(0.01, ge=0, le=1)  # ε: its obedience margin at the stationary prior
+    optimum_slack: float = param(0.01, ge=0, le=1)  # ε of the second, margin-protected performative optimum
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
 
     def validate(self) -> None:
@@ -87,7 +88,7 @@ def uninformative_scheme(game: SocialGame) -> np.ndarray:
 def platform_policy(name: str, base: SocialGame, scheme: np.ndarray | None = None
                     ) -> Callable[[SocialGame], np.ndarray]:
     """The platform's scheme as a function of the current game; ``optimal`` deploys ``scheme`` forever."""
-    if name == OPTIMAL:
+    if scheme is not None:  # a stationary scheme (the performative optima)
         return lambda game: scheme
     if name == "resolve":
         return optimal_scheme
@@ -166,8 +167,8 @@ def perturbation_test(base: SocialGame, eta: float, fixed_point: np.ndarray, cfg
     return returned / cfg.n_perturbations, worst
 
 
-def performative_optimum(base: SocialGame, eta: float, cfg: PerformativeConfig,
-                         stable: Trajectory) -> PerformativeOptimum:
+def performative_optimum(base: SocialGame, eta: float, cfg: PerformativeConfig, stable: Trajectory,
+                         slack: float = 0.0) -> PerformativeOptimum:
     """The performatively optimal stationary scheme, started also from the stable fixed point's LP scheme
     and chosen by the long-run (settled) utility of the exact dynamics from μ_base."""
     def long_run(x: np.ndarray) -> float:
@@ -175,7 +176,7 @@ def performative_optimum(base: SocialGame, eta: float, cfg: PerformativeConfig,
 
     start = optimal_scheme(base.with_prior(stable.priors[-1]))[:, 1]
     return performatively_optimal_scheme(base.prior, base.user_utility, base.platform_utility, base.confusion, eta,
-                                         slack=cfg.optimum_slack, starts=[start], n_random=cfg.optimum_starts,
+                                         slack=slack, starts=[start], n_random=cfg.optimum_starts,
                                          evaluate=long_run)
 
 
@@ -226,30 +227,33 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
 
     # Performatively optimal vs stable (Perdomo et al.): every η < 1 at the reference accuracy.
     base = cfg.game.build()
-    optimum_rows, optimum = [], None
+    optimum_rows, optima_at_ref = [], {}
     for eta in ctx.progress(sorted({*cfg.etas, cfg.eta}), desc="performative optimum"):
         if eta >= 1.0:  # the long run at η = 1 is a point mass on argmax P(share | θ): no smooth optimum
             continue
         stable = trajectories["resolve"] if eta == cfg.eta else run_dynamics(base, eta, "resolve", cfg.max_rounds, cfg.tol)
-        po = performative_optimum(base, eta, cfg, stable)
-        traj = run_dynamics(base, eta, OPTIMAL, cfg.max_rounds, cfg.tol, scheme=po.share)
-        if eta == cfg.eta:
-            optimum, trajectories[OPTIMAL] = po, traj
-        optimum_rows.append({
-            "eta": eta, "stable_dynamics": stable.describe(), "stable_utility": stable.settled_utility(),
-            "stable_misinformation": stable.settled(stable.misinformation), "optimal_dynamics": traj.describe(),
-            "optimal_utility": traj.settled_utility(), "optimal_misinformation": traj.settled(traj.misinformation),
-            "optimal_stationary_utility": po.value, "utility_gap": traj.settled_utility() - stable.settled_utility(),
-            "optimal_scheme": np.round(po.share, 4).tolist(), "optimal_prior": np.round(po.prior, 4).tolist(),
-            "starts": po.n_starts, "feasible_local_optima": po.n_feasible})
-        ctx.log({"performative_optimum": True, **optimum_rows[-1]})
+        row = {"eta": eta, "stable_dynamics": stable.describe(), "stable_utility": stable.settled_utility(),
+               "stable_misinformation": stable.settled(stable.misinformation)}
+        for name, slack in ((OPTIMAL, 0.0), (OPTIMAL_SLACK, cfg.optimum_slack)):
+            po = performative_optimum(base, eta, cfg, stable, slack)
+            traj = run_dynamics(base, eta, name, cfg.max_rounds, cfg.tol, scheme=po.share)
+            if eta == cfg.eta:
+                optima_at_ref[name], trajectories[name] = po, traj
+            row.update({f"{name}_dynamics": traj.describe(), f"{name}_utility": traj.settled_utility(),
+                        f"{name}_misinformation": traj.settled(traj.misinformation),
+                        f"{name}_stationary_utility": po.value,
+                        f"{name}_minus_stable_utility": traj.settled_utility() - stable.settled_utility(),
+                        f"{name}_scheme": np.round(po.share, 4).tolist(), f"{name}_prior": np.round(po.prior, 4).tolist(),
+                        f"{name}_feasible_local_optima": po.n_feasible})
+        optimum_rows.append(row)
+        ctx.log({"performative_optimum": True, **row})
     optima = pd.DataFrame(optimum_rows)
     optima.to_csv(ctx.path("performative_optimum.csv"), index=False)
-    platforms = [*PLATFORMS, OPTIMAL] if optimum is not None else list(PLATFORMS)
+    platforms = [*PLATFORMS, *optima_at_ref]
 
     sims = pd.DataFrame()
     if cfg.simulate:
-        schemes = {OPTIMAL: optimum.share if optimum is not None else None}
+        schemes = {name: po.share for name, po in optima_at_ref.items()}
         frames = [simulate_platform(cfg, base, platform, seed, schemes.get(platform)).assign(seed=r)
                   for platform in platforms for r, seed in enumerate(ctx.seeds.replicates(cfg.n_seeds))]
         sims = pd.concat(frames, ignore_index=True)
@@ -263,7 +267,8 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
 
     # The headline table: the performative platforms, then the knife-edge sensitivity (one round).
     ref = grid[grid.cell == "reference"].set_index("platform")
-    names = {"resolve": "resolve (stable)", "fixed": "fixed round-0", "none": "none", OPTIMAL: "performative optimum"}
+    names = {"resolve": "resolve (stable)", "fixed": "fixed round-0", "none": "none", OPTIMAL: "performative optimum",
+             OPTIMAL_SLACK: f"perf. optimum ε={cfg.optimum_slack:g}"}
     table = []
     for platform in platforms:
         traj = trajectories[platform]
@@ -299,12 +304,12 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
         "resolve_stable_fraction": float(resolve.get("stable_fraction", np.nan)),
         "grid_converged_fraction": float(grid[grid.platform == "resolve"].converged.mean()),
     }
-    if optimum is not None:
-        opt = trajectories[OPTIMAL]
-        metrics.update({"optimal_final_utility": opt.settled_utility(),
-                        "optimal_final_misinformation": opt.settled(opt.misinformation),
-                        "optimal_stationary_utility": optimum.value,
-                        "optimal_minus_stable_utility": opt.settled_utility() - float(resolve.final_utility)})
+    for name, po in optima_at_ref.items():
+        opt = trajectories[name]
+        metrics.update({f"{name}_final_utility": opt.settled_utility(),
+                        f"{name}_final_misinformation": opt.settled(opt.misinformation),
+                        f"{name}_stationary_utility": po.value,
+                        f"{name}_minus_stable_utility": opt.settled_utility() - float(resolve.final_utility)})
     if not sims.empty:
         last = sims[(sims.platform == "resolve") & (sims["round"] == cfg.network.rounds - 1)]
         metrics["resolve_simulated_final_misinformation"] = float(last.misinformation_share_rate.mean())

@@ -116,9 +116,10 @@ def test_performative_optimum_beats_the_stable_platform(performative) -> None:
     m = performative["metrics"]
     assert m["optimal_final_utility"] == pytest.approx(m["optimal_stationary_utility"], abs=1e-9)  # reached
     assert m["optimal_minus_stable_utility"] > 0.05                          # −0.055 vs −0.123 on this instance
-    assert m["optimal_final_utility"] >= m["resolve_final_utility"]
+    assert m["optimal_final_utility"] >= m["optimal_slack_final_utility"] > m["resolve_final_utility"]
+    assert m["optimal_slack_final_utility"] == pytest.approx(m["optimal_slack_stationary_utility"], abs=1e-9)
     policies = [r["policy"] for r in performative["table"] if r["setting"].startswith("performative")]
-    assert policies == ["resolve (stable)", "fixed round-0", "none", "performative optimum"]
+    assert policies == ["resolve (stable)", "fixed round-0", "none", "performative optimum", "perf. optimum ε=0.01"]
 
 
 def test_coverage_statistic_rejects_a_wrong_simulator_and_skips_zero_variance_cells(single_round) -> None:
