@@ -63,7 +63,7 @@ def default_tasks() -> dict[str, TaskSettings]:
 
 @dataclass
 class DataConfig:
-    n_trajectories: int = param(2000, ge=1, le=10_000_000)  # per dataset (official buffer size: 2,000)
+    n_trajectories: int = param(1000, ge=1, le=10_000_000)  # per dataset (official buffer size: 2,000)
     noise: float = param(0.2, ge=0, le=100)  # expert's Gaussian action noise
     random_eps: float = param(0.3, ge=0, le=1)  # expert's probability of a uniform random action
     save_first: bool = True  # write seed 0's datasets to the run dir (.npz) and train on the reloaded copy
@@ -71,11 +71,11 @@ class DataConfig:
 
 @dataclass
 class GoalReachingConfig:
-    tasks: list[str] = field(default_factory=lambda: ["point_reach", "point_rooms", "reacher"])
+    tasks: list[str] = field(default_factory=lambda: ["point_reach", "point_rooms"])  # the official worlds
     datasets: list[str] = param(["expert", "random"], choices=("expert", "random"), nonempty=True)
     agents: list[str] = field(default_factory=lambda: ["merlin", "merlin_p", "merlin_np", "gcsl", "wgcsl", "gcbc"])
     n_seeds: int = param(5, ge=1, le=10_000)
-    updates: int = param(1000, ge=1, le=10**9)  # gradient steps per agent (spec: 5e5)
+    updates: int = param(500, ge=1, le=10**9)  # gradient steps per agent (spec: 5e5)
     eval_every: int = param(250, ge=1, le=10**9)  # periodic evaluations for best-checkpoint selection
     eval_episodes: int = param(100, ge=1, le=1_000_000)
     gamma: float = param(0.98, gt=0, le=1)
@@ -88,11 +88,11 @@ class GoalReachingConfig:
     data: DataConfig = field(default_factory=DataConfig)
     # cpu-sized learner: 2 × 128, batch 256, lr 1e-3 (spec: 3 × 256, 512, 5e-4 — the paper preset)
     learner: LearnerConfig = field(default_factory=lambda: LearnerConfig(hidden=[128, 128], batch_size=256, lr=1e-3))
-    stitch: StitchConfig = field(default_factory=lambda: StitchConfig(encoder_hidden=128, encoder_steps=300))
+    stitch: StitchConfig = field(default_factory=lambda: StitchConfig(encoder_hidden=128, encoder_steps=150))
     wgcsl: WGCSLConfig = field(default_factory=WGCSLConfig)  # AWGCSL's settings
     # cpu-sized Merlin-P reverse model (paper preset: GRU 2 × 256, 800 + 40,000 steps)
     reverse: ReverseConfig = field(default_factory=lambda: ReverseConfig(
-        gru_hidden=32, gru_layers=1, dynamics_steps=100, dynamics_batch=64, cvae_hidden=64, cvae_steps=500))
+        gru_hidden=32, gru_layers=1, dynamics_steps=60, dynamics_batch=64, cvae_hidden=64, cvae_steps=300))
 
     def validate(self) -> None:
         unknown = [t for t in self.tasks if t not in self.settings]
