@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,15 +41,20 @@ def line_with_ci(
         if reference is not None and facet is not None:
             ref = reference[reference[facet] == value]
         _draw_mean_ci(ax, part, x, y, hue, ref)
-        ax.set_xlabel(xlabel or x)
-        ax.set_title(f"{facet} = {value}" if facet is not None else title, fontsize="medium")
+        ax.set_xlabel(wrap(xlabel or x, 42))
+        ax.set_title(wrap(f"{facet} = {value}" if facet is not None else title, 42), fontsize="medium")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(ylabel or y)
+    axes[0][0].set_ylabel(wrap(ylabel or y, 35))
     if hue is not None:
         axes[0][-1].legend(fontsize="small")
     if facet is not None and title:
-        fig.suptitle(title)
+        fig.suptitle(wrap(title, 42 * len(panels)))
     return save(fig, path)
+
+
+def wrap(text: str, width: int) -> str:
+    """Break a long title or axis label (a long metric name, a dotted config key) into lines that fit."""
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
 
 
 def _draw_mean_ci(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, hue: str | None,

@@ -301,3 +301,25 @@ def test_to_jsonable_gives_strict_json() -> None:
     out = to_jsonable(value)
     assert out == {"a": 1.5, "b": 3, "c": [1, 2], "d": [True, None], "e": None, "1": [None]}
     json.loads(json.dumps(out), parse_constant=lambda c: pytest.fail(f"non-strict JSON token {c}"))
+
+
+def test_long_titles_and_labels_fit_the_canvas(tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    import scenarios.plotting as plotting
+
+    seen = {}
+    real_save = plotting.save
+    monkeypatch.setattr(plotting, "save", lambda fig, path: (seen.setdefault("fig", fig), real_save(fig, path))[1])
+    x, y = "network.prior_concentration_of_the_users", "p_share_and_misinformation_optimal_resolve_platform"
+    frame = pd.DataFrame({x: np.repeat([1, 2, 3], 3), y: np.arange(9.0)})
+    plotting.line_with_ci(frame, x, y, None, tmp_path / "f.png",
+                          title=f"misinformation_performative: {y} (mean ± 95% CI over 5 seeds)")
+    fig = seen["fig"]
+    fig.canvas.draw()
+    canvas = fig.bbox
+    ax = fig.axes[0]
+    for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
+        box = text.get_window_extent()
+        assert box.x0 >= canvas.x0 - 1 and box.x1 <= canvas.x1 + 1 and box.y0 >= canvas.y0 - 1 and \
+            box.y1 <= canvas.y1 + 1, f"{text.get_text()!r} is cut off"
