@@ -2,15 +2,18 @@
 
 from agents.samplers.dynesty_peer import run_dynesty
 from agents.samplers.evidence import EvidenceTracker
-from agents.samplers.hss import HSSConfig, hamiltonian_slice_sampling
-from agents.samplers.nested import GGNS, NestedSamplingResult, min_live_points
+from agents.samplers.hss import HSSConfig, galilean_slice_sampling, hamiltonian_slice_sampling, shrunk_covariance
+from agents.samplers.nested import GGNS, KERNELS, NestedSamplingResult, min_live_points
 
 __all__ = [
     "GGNS",
     "EvidenceTracker",
     "HSSConfig",
+    "KERNELS",
     "NestedSamplingResult",
+    "galilean_slice_sampling",
     "hamiltonian_slice_sampling",
     "min_live_points",
     "run_dynesty",
+    "shrunk_covariance",
 ]

@@ -40,8 +40,10 @@ needed for unbiased ln Z in our measurements. ``kernel="gradns"`` restores spec 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,7 +53,7 @@ from tqdm.auto import tqdm
 
 from agents.samplers.clustering import knn_components
 from agents.samplers.evidence import EvidenceTracker
-from agents.samplers.hss import HSSConfig, hamiltonian_slice_sampling
+from agents.samplers.hss import HSSConfig, galilean_slice_sampling, hamiltonian_slice_sampling, shrunk_covariance
 
 Tensor = torch.Tensor
 
@@ -82,6 +84,8 @@ class NestedSamplingResult:
     converged: bool = True
     wall_time: float = 0.0
     sampler: str = "ggns"
+    decorrelation: float = math.nan  # median over batches of mean ‖Δu‖² / 2 tr C_mode (≈ 1 for independent new points)
+    warnings: list[str] = field(default_factory=list)  # e.g. poor decorrelation; never silent
 
     @property
     def ess(self) -> float:
@@ -96,6 +100,9 @@ class NestedSamplingResult:
         cdf[-1] = 1.0
         idx = np.searchsorted(cdf, (rng.random() + np.arange(n)) / n, side="right")
         return self.samples[np.minimum(idx, len(cdf) - 1)]
+
+
+KERNELS = ("adaptive", "fixed", "official")
 
 
 def min_live_points(dim: int) -> int:
@@ -115,54 +122,81 @@ class GGNS:
         seed: seed of the sampler's torch generator (same seed, same device ⇒ same run).
         device, dtype: where and in what precision the points live (float64 default).
         tol: termination tolerance (paper 0.01). termination: ``"code"`` (X·L*) or ``"paper"`` (X·L_max).
-        kernel: ``"fixed"`` (default: our corrected HSS), ``"gradns"`` (spec §3) or an ``HSSConfig``.
-        dt_initial: initial step length in unit-cube units; None: 0.1 × the RMS distance of the live points
-            from their mean when HSS takes over (gradNS: 0.1 in physical units).
+        kernel: ``"adaptive"`` (default: preconditioned fixed-path HSS), ``"fixed"`` (the same without the
+            metric, an ablation), ``"official"`` (gradNS's kernel and step rule) or an ``HSSConfig`` (hss.py).
+        dt_initial: initial step length (unit-cube units; in the whitened frame for the adaptive kernel);
+            None: 0.1 × the live points' RMS distance from their mean when HSS takes over, or for the
+            official kernel gradNS's 0.1 physical units (converted with the prior transform's scale).
         predictive_dt: after each batch scale dt by (X_new/X_old)^{1/d}, the contour's expected linear
-            shrinkage, before the adaptation checks it (ours; fewer discarded batches in low d).
-        target_outside: band of outside-step fractions the step size is adapted to (spec §4).
+            shrinkage, before the adaptation checks it (ours; unpreconditioned "jump" kernels only).
+        target_outside: band of outside-step fractions the step size is adapted to (spec §4: 5–15 %);
+            None: 30–60 % for Galilean kernels (the adaptive default; measured to decorrelate far better
+            on ill-conditioned targets), 5–15 % otherwise. The official kernel always uses gradNS's band.
         max_adapt: most reruns of one batch for step-size adaptation.
         clustering: kNN mode separation with per-cluster evidences.
         rejection_fraction: prior-rejection warm-up while batch acceptance exceeds it (0 disables).
         nan_policy: ``"raise"`` (a NaN log-likelihood is an error) or ``"neg_inf"`` (NaN counts as
             ln L = −∞; counted in ``result.n_nan``).
         max_evals: stop (``converged=False``) after this many likelihood evaluations.
+        decorrelation_warning: warn (``result.warnings`` and a ``RuntimeWarning``) when the run's
+            decorrelation ratio (median over batches of the mean of ‖u_new − u_start‖² / 2 tr C_mode; 1 for
+            independent draws; C_mode: the covariance of the start's cluster or kNN component) falls below this.
         progress: show a tqdm bar with ln Z and the remaining-evidence estimate Δln Z.
     """
 
     def __init__(self, log_likelihood: Callable[[Tensor], Tensor], dim: int,
                  prior_transform: Callable[[Tensor], Tensor] | None = None, n_live: int = 200, seed: int = 0,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64, *, tol: float = 0.01,
-                 termination: str = "code", kernel: str | HSSConfig = "fixed", dt_initial: float | None = None,
-                 predictive_dt: bool = True, target_outside: tuple[float, float] = (0.05, 0.15), max_adapt: int = 10,
+                 termination: str = "code", kernel: str | HSSConfig = "adaptive", dt_initial: float | None = None,
+                 predictive_dt: bool = True, target_outside: tuple[float, float] | None = None, max_adapt: int = 10,
                  clustering: bool = True, rejection_fraction: float = 0.1, nan_policy: str = "raise",
-                 max_evals: int | None = None, progress: bool = True):
+                 max_evals: int | None = None, decorrelation_warning: float = 0.3, progress: bool = True):
         if not callable(log_likelihood):
             raise TypeError("log_likelihood must be callable: torch (n, d) -> (n,)")
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        if not isinstance(n_live, (int, np.integer)) or n_live < min_live_points(int(dim)):
+        if isinstance(n_live, bool) or not isinstance(n_live, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(n_live) or n_live != int(n_live):
+            raise ValueError(f"n_live must be a whole number of live points, got {n_live!r}")
+        if n_live < min_live_points(int(dim)):
             raise ValueError(f"n_live={n_live} is too small for dim={dim}: GGNS needs at least "
                              f"max(8, dim + 1) = {min_live_points(int(dim))} live points (the paper uses 200)")
-        if not 0 < tol < 1:
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r} was asked for but torch sees no CUDA GPU; use device='cpu'")
+        if dt_initial is not None and not (math.isfinite(dt_initial) and dt_initial > 0):
+            raise ValueError(f"dt_initial must be a positive finite step length or None, got {dt_initial!r}")
+        if not (math.isfinite(decorrelation_warning) and decorrelation_warning >= 0):
+            raise ValueError(f"decorrelation_warning must be a finite number >= 0, got {decorrelation_warning!r}")
+        if not (math.isfinite(tol) and 0 < tol < 1):
             raise ValueError(f"tol must be in (0, 1), got {tol}")
         if termination not in ("paper", "code"):
             raise ValueError(f"termination must be 'paper' or 'code', got {termination!r}")
         if nan_policy not in ("raise", "neg_inf"):
             raise ValueError(f"nan_policy must be 'raise' or 'neg_inf', got {nan_policy!r}")
+        if target_outside is None:  # Galilean steps never rest outside: a larger outside fraction pays
+            galilean = kernel.galilean if isinstance(kernel, HSSConfig) else kernel == "adaptive"
+            target_outside = (0.3, 0.6) if galilean else (0.05, 0.15)
         lo, hi = target_outside
         if not 0 <= lo < hi <= 1:
             raise ValueError(f"target_outside must be 0 <= lo < hi <= 1, got {target_outside}")
         if isinstance(kernel, str):
-            if kernel not in ("fixed", "gradns"):
-                raise ValueError(f"kernel must be 'fixed', 'gradns' or an HSSConfig, got {kernel!r}")
-            kernel = HSSConfig() if kernel == "fixed" else HSSConfig.gradns()
+            if kernel not in KERNELS:
+                raise ValueError(f"kernel must be one of {', '.join(map(repr, KERNELS))} or an HSSConfig, got {kernel!r}")
+            kernel_name, kernel = kernel, getattr(HSSConfig, kernel)()
+        elif isinstance(kernel, HSSConfig):
+            kernel_name = "custom"
+        else:
+            raise ValueError(f"kernel must be one of {', '.join(map(repr, KERNELS))} or an HSSConfig, got {kernel!r}")
         kernel.validate()
         self.log_likelihood, self.dim = log_likelihood, int(dim)
         self.prior_transform = prior_transform if prior_transform is not None else (lambda u: u)
         self.n_live, self.seed = int(n_live), int(seed)
-        self.device, self.dtype = torch.device(device), dtype
-        self.tol, self.termination, self.kernel = tol, termination, kernel
+        self.device, self.dtype = device, dtype
+        self.decorrelation_warning = float(decorrelation_warning)
+        self.max_official_calls = 10_000
+        self.tol, self.termination, self.kernel, self.kernel_name = tol, termination, kernel, kernel_name
+        self.kernel_base = kernel  # the configured kernel; run() may lengthen its paths (adapt_length)
         self.dt_initial, self.target_outside, self.max_adapt = dt_initial, (lo, hi), max_adapt
         self.predictive_dt = predictive_dt
         self.clustering, self.rejection_fraction = clustering, rejection_fraction
@@ -222,6 +256,15 @@ class GGNS:
     def _evaluate_with_gradient(self, u: Tensor) -> tuple[Tensor, Tensor]:
         return self._evaluate(u, grad=True)  # type: ignore[return-value]
 
+    def _physical_scale(self) -> float:
+        """Physical length per unit-cube length at the cube's centre, ‖T(½ + h1) − T(½)‖/(h√d) (a box's width)."""
+        h = 1e-3
+        centre = torch.full((1, self.dim), 0.5, device=self.device, dtype=self.dtype)
+        with torch.no_grad():
+            step = self.prior_transform(centre + h) - self.prior_transform(centre)
+        scale = float(step.norm()) / (h * math.sqrt(self.dim))
+        return scale if math.isfinite(scale) and scale > 0 else 1.0
+
     # ------------------------------------------------------------------ replacements
     def _rejection(self, k: int, logl_star: float) -> tuple[Tensor, Tensor, float]:
         """k exact draws from the prior with ln L > L*, by rejection; returns them and the acceptance."""
@@ -238,37 +281,95 @@ class GGNS:
                 return torch.cat(got_u)[:k], torch.cat(got_l)[:k], accepted / tried  # hand over to HSS
         return torch.cat(got_u)[:k], torch.cat(got_l)[:k], accepted / tried
 
-    def _hss(self, all_u: Tensor, starts: Tensor, draw: Callable[[Tensor], Tensor],
-             logl_star: float) -> tuple[Tensor, Tensor]:
+    def _move(self, all_u: Tensor, all_l: Tensor, starts: Tensor, logl_star: float, chol: Tensor | None,
+              dt: float | Tensor):
+        if self.kernel.galilean:
+            return galilean_slice_sampling(self._evaluate_with_gradient, all_u[starts], all_l[starts], logl_star,
+                                           dt, self.kernel, self.gen, chol)
+        return hamiltonian_slice_sampling(self._evaluate_with_gradient, all_u[starts], logl_star, dt,
+                                          self.kernel, self.gen, chol)
+
+    def _hss(self, all_u: Tensor, all_l: Tensor, starts: Tensor, clusters: Tensor, draw: Callable[[Tensor], Tensor],
+             logl_star: float, metric: Callable[[Tensor], Tensor | None]) -> tuple[Tensor, Tensor, Tensor]:
         """Replacements from the points `starts` (indices into `all_u`) with ln L > L*, adapting dt (spec §4).
 
-        A batch whose outside-step fraction leaves the target band is rerun with the new dt (the outside
-        fraction grows ~linearly with dt, so we jump toward the band's middle, ×0.5 … ×2; gradNS: ×0.9/×1.1).
-        Failed points restart with fresh momentum, from their own start (gradNS) or from a fresh start
-        ``draw(slots)`` of the same cluster (default kernel: retrying from the same start would weight
-        starts by their failure rate).
+        ``dt_rule="jump"``: each cluster has its own dt (modes differ in size; in the whitened frame too when
+        a cluster still holds several modes); a cluster whose outside-step fraction leaves the target band
+        reruns its points with a dt moved toward the band's middle (×0.5 … ×2); failed points then restart
+        with fresh momentum from a
+        fresh start ``draw(slots)`` of the same cluster (retrying the same start would weight starts by
+        their failure rate), or from their own start (``restart_same_start``).
+        ``dt_rule="official"`` (gradNS ``find_new_sample_batch``): every call on the still-active points
+        with at least max(2, B/2) of them checks the outside fraction; > 0.15 ⇒ dt ×0.9, < 0.05 ⇒ dt ×1.1
+        (clipped to [1e-5, 10] physical units) and the whole batch reruns; otherwise the failed points
+        rerun from their own starts. `metric(starts)` gives the metric factors for those start points.
+        Returns the new points, their ln L and the starts finally used.
         """
+        if self.kernel.dt_rule == "official":
+            return self._hss_official(all_u, starts, logl_star)
         lo, hi = self.target_outside
-        for _ in range(self.max_adapt + 1):
-            out = hamiltonian_slice_sampling(self._evaluate_with_gradient, all_u[starts], logl_star, self.dt,
-                                             self.kernel, self.gen)
-            frac = out.n_outside / max(out.n_steps, 1)
-            self.outside_fractions.append(frac)
-            if lo <= frac <= hi or (frac < lo and self.dt >= 1.0) or (frac > hi and self.dt <= 1e-9):
+        for c in torch.unique(clusters).tolist():
+            self.dts.setdefault(c, self.dt)
+        dts = torch.tensor([self.dts[c] for c in clusters.tolist()], device=self.device, dtype=self.dtype)
+        x, logl = all_u[starts].clone(), all_l[starts].clone()
+        ok = torch.zeros(len(starts), dtype=torch.bool, device=self.device)
+        rerun = torch.arange(len(starts), device=self.device)
+        for attempt in range(self.max_adapt + 1):
+            out = self._move(all_u, all_l, starts[rerun], logl_star, metric(starts[rerun]), dts[rerun])
+            x[rerun], logl[rerun], ok[rerun] = out.x, out.logl, out.ok
+            self.outside_fractions.append(out.n_outside / max(out.n_steps, 1))
+            again = []
+            for c in torch.unique(clusters[rerun]).tolist():  # each cluster adapts its own dt (modes differ in size)
+                mine = clusters[rerun] == c
+                frac = float(out.outside_per_point[mine].sum() / out.steps_per_point[mine].sum().clamp_min(1))
+                dt = self.dts[c]
+                if lo <= frac <= hi or (frac < lo and dt >= self.dt_max) or (frac > hi and dt <= 1e-9):
+                    continue
+                self.dts[c] = float(np.clip(dt * np.clip(0.5 * (lo + hi) / max(frac, 1e-3), 0.5, 2.0), 1e-9, self.dt_max))
+                dts[clusters == c] = self.dts[c]
+                if int(mine.sum()) >= 4 or attempt == 0:  # a handful of points: too noisy to rerun for
+                    again.append(rerun[mine])
+            if not again or attempt == self.max_adapt:
                 break
-            self.dt = float(np.clip(self.dt * np.clip(0.5 * (lo + hi) / max(frac, 1e-3), 0.5, 2.0), 1e-9, 1.0))
-        x, logl, ok = out.x, out.logl, out.ok
+            rerun = torch.cat(again)
+        self.dt = float(np.median(list(self.dts.values())))
         for _ in range(100):
             if bool(ok.all()):
-                return x, logl
+                return x, logl, starts
             bad = (~ok).nonzero().squeeze(1)
             if not self.kernel.restart_same_start:
                 starts[bad] = draw(bad)
-            redo = hamiltonian_slice_sampling(self._evaluate_with_gradient, all_u[starts[bad]], logl_star, self.dt,
-                                              self.kernel, self.gen)
+            redo = self._move(all_u, all_l, starts[bad], logl_star, metric(starts[bad]), dts[bad])
             x[bad], logl[bad], ok[bad] = redo.x, redo.logl, redo.ok
         raise RuntimeError(f"GGNS could not move {int((~ok).sum())} points above ln L* = {logl_star:.6g} after 100 "
                            f"restarts (dt = {self.dt:.3g}); the likelihood may be flat, discontinuous or too narrow")
+
+    def _hss_official(self, all_u: Tensor, starts: Tensor, logl_star: float) -> tuple[Tensor, Tensor, Tensor]:
+        """gradNS's batch loop: ×0.9/×1.1 step rule, whole-batch reruns, failures restart from their own start."""
+        b = len(starts)
+        x, logl = all_u[starts].clone(), torch.full((b,), -torch.inf, device=self.device, dtype=self.dtype)
+        active = torch.ones(b, dtype=torch.bool, device=self.device)
+        lo_dt, hi_dt = 1e-5 / self.physical_scale, 10.0 / self.physical_scale
+        for _ in range(self.max_official_calls):
+            idx = active.nonzero().squeeze(1)
+            out = hamiltonian_slice_sampling(self._evaluate_with_gradient, all_u[starts[idx]], logl_star, self.dt,
+                                             self.kernel, self.gen)
+            frac = out.n_outside / max(out.n_steps, 1)
+            self.outside_fractions.append(frac)
+            adapt = len(idx) >= max(2, b // 2)
+            if adapt and frac > 0.15:
+                self.dt = float(np.clip(0.9 * self.dt, lo_dt, hi_dt))
+                active[:] = True
+            elif adapt and frac < 0.05:
+                self.dt = float(np.clip(1.1 * self.dt, lo_dt, hi_dt))
+                active[:] = True
+            else:
+                x[idx], logl[idx] = out.x, out.logl
+                active[idx] = ~out.ok
+            if not bool(active.any()):
+                return x, logl, starts
+        raise RuntimeError(f"GGNS (official kernel) could not move {int(active.sum())} points above ln L* = "
+                           f"{logl_star:.6g} after {self.max_official_calls} kernel calls (dt = {self.dt:.3g})")
 
     # ------------------------------------------------------------------ main loop
     def _kill(self, order: Tensor, all_l: Tensor, all_c: Tensor, counts: np.ndarray) -> None:
@@ -283,7 +384,12 @@ class GGNS:
         start = time.perf_counter()
         self.gen = torch.Generator(device=self.device).manual_seed(self.seed)
         self.n_like = self.n_grad = self.n_nan = 0
-        self.dt, self.outside_fractions = self.dt_initial, []
+        self.dt, self.outside_fractions, self.decorrelations, self.dts = self.dt_initial, [], [], {}
+        self.kernel = self.kernel_base
+        self.physical_scale = self._physical_scale()
+        if self.dt is None and self.kernel.dt_rule == "official":
+            self.dt = 0.1 / self.physical_scale
+        self.dt_max = 2.0 * math.sqrt(self.dim + 2) if self.kernel.precondition else 1.0
         self.evidence = EvidenceTracker()
         self.dead_log_w, self.dead_index = [], []
         opts = {"device": self.device, "dtype": self.dtype}
@@ -304,25 +410,29 @@ class GGNS:
         while True:
             iteration += 1
             all_u, all_l, all_c = torch.cat(store_u), torch.cat(store_l), torch.cat(store_c)
+            if bool(all_l[live].max() == all_l[live].min()):  # a plateau: L is flat on the remaining volume
+                break
             order = live[torch.argsort(all_l[live], stable=True)]
             killed, live = order[:k], order[k:]
             counts = np.bincount(all_c[order].cpu().numpy(), minlength=self.evidence.n_clusters)
             log_x_before = self.evidence.log_x_total
             self._kill(killed, all_l, all_c, counts)
             logl_star = float(all_l[killed[-1]])
-            if self.dt is not None and self.predictive_dt:
-                self.dt = float(np.clip(self.dt * math.exp((self.evidence.log_x_total - log_x_before) / self.dim),
-                                        1e-9, 1.0))
+            if self.dt is not None and self.predictive_dt and not self.kernel.precondition \
+                    and self.kernel.dt_rule == "jump":
+                shrink = math.exp((self.evidence.log_x_total - log_x_before) / self.dim)
+                self.dt = float(np.clip(self.dt * shrink, 1e-9, 1.0))
+                self.dts = {c: float(np.clip(dt * shrink, 1e-9, 1.0)) for c, dt in self.dts.items()}
 
             if rejection:
                 new_u, new_l, rate = self._rejection(k, logl_star)
                 new_c = torch.zeros(len(new_u), dtype=torch.long, device=self.device)
                 rejection = rate > self.rejection_fraction and len(new_u) == k
                 if len(new_u) < k:  # rejection ran dry: top up with HSS from the survivors
-                    extra_u, extra_l, extra_c = self._spawn(k - len(new_u), live, all_u, all_c, logl_star)
+                    extra_u, extra_l, extra_c = self._spawn(k - len(new_u), live, all_u, all_l, all_c, logl_star)
                     new_u, new_l, new_c = torch.cat([new_u, extra_u]), torch.cat([new_l, extra_l]), torch.cat([new_c, extra_c])
             else:
-                new_u, new_l, new_c = self._spawn(k, live, all_u, all_c, logl_star)
+                new_u, new_l, new_c = self._spawn(k, live, all_u, all_l, all_c, logl_star)
                 since_clustering += k
             store_u.append(new_u), store_l.append(new_l), store_c.append(new_c)
             store_b.append(torch.full((k,), logl_star, **opts))
@@ -349,15 +459,17 @@ class GGNS:
                 converged = False
                 break
         bar.close()
+        warnings_ = self._diagnose()
 
         # wrap-up: kill every remaining live point, lowest first (the last one included)
         all_u, all_l, all_c, all_b = torch.cat(store_u), torch.cat(store_l), torch.cat(store_c), torch.cat(store_b)
         order = live[torch.argsort(all_l[live], stable=True)]
         counts = np.bincount(all_c[order].cpu().numpy(), minlength=self.evidence.n_clusters)
         self._kill(order, all_l, all_c, counts)
-        return self._result(all_u, all_l, all_b, all_c, iteration, converged, time.perf_counter() - start)
+        return self._result(all_u, all_l, all_b, all_c, iteration, converged, time.perf_counter() - start, warnings_)
 
-    def _spawn(self, k: int, live: Tensor, all_u: Tensor, all_c: Tensor, logl_star: float) -> tuple[Tensor, Tensor, Tensor]:
+    def _spawn(self, k: int, live: Tensor, all_u: Tensor, all_l: Tensor, all_c: Tensor,
+               logl_star: float) -> tuple[Tensor, Tensor, Tensor]:
         """k replacements: clusters drawn ∝ E[X_p], starts uniform among the cluster's survivors, then HSS."""
         live_c = all_c[live]
         present = torch.unique(live_c)
@@ -378,11 +490,58 @@ class GGNS:
                                                   device=self.device)]
             return picked
 
+        # each survivor's mode (its cluster, or a kNN component of it): the metric and the diagnostic's scale
+        row, chols, traces = self._local_geometry(all_u, live, members)
+        metric = (lambda idx: chols[row[idx]]) if self.kernel.precondition else (lambda idx: None)  # noqa: E731
         if self.dt is None:  # HSS takes over: a step of a tenth of the live set's RMS radius
-            spread = all_u[live] - all_u[live].mean(dim=0)
-            self.dt = float(0.1 * spread.pow(2).sum(dim=1).mean().sqrt().clamp(1e-6, 1.0))
-        new_u, new_l = self._hss(all_u, draw(torch.arange(k, device=self.device)), draw, logl_star)
+            if self.kernel.precondition:
+                self.dt = 0.1 * math.sqrt(self.dim)  # the whitened live set has unit covariance
+            else:
+                spread = all_u[live] - all_u[live].mean(dim=0)
+                self.dt = float(0.1 * spread.pow(2).sum(dim=1).mean().sqrt().clamp(1e-6, 1.0))
+        new_u, new_l, starts = self._hss(all_u, all_l, draw(torch.arange(k, device=self.device)), chosen, draw,
+                                         logl_star, metric)
+        moved = (new_u - all_u[starts]).pow(2).sum(dim=1)
+        ratio = float((moved / (2.0 * traces[row[starts]]).clamp_min(1e-300)).mean())
+        self.decorrelations.append(ratio)
+        self._adapt_length(ratio)
         return new_u, new_l, chosen
+
+    def _adapt_length(self, ratio: float) -> None:
+        """Path length follows the geometry: ×2 while a batch's decorrelation ratio < 0.5 (up to 4× the
+        configured n_steps), ÷2 once it exceeds 0.8 (not below it)."""
+        base = self.kernel_base.n_steps
+        if not self.kernel.adapt_length or base is None:
+            return
+        n = self.kernel.n_steps
+        n = min(2 * n, 4 * base) if ratio < 0.5 else max(n // 2, base) if ratio > 0.8 else n
+        if n != self.kernel.n_steps:
+            self.kernel = dataclasses.replace(self.kernel, n_steps=n)
+
+    def _local_geometry(self, all_u: Tensor, live: Tensor, members: dict) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Per survivor: the Cholesky factor of its mode's shrunk covariance and that covariance's trace.
+
+        A mode is the survivor's cluster or, when the cluster's points form separate kNN components (modes
+        not yet split off by the clustering step), its component. Returns (row of each stored point into the
+        per-survivor arrays, factors (n_s, d, d) or None without preconditioning, traces (n_s,)).
+        """
+        row = torch.full((len(all_u),), -1, dtype=torch.long, device=self.device)
+        pools = [pool for pool in members.values()]
+        order = torch.cat(pools)
+        row[order] = torch.arange(len(order), device=self.device)
+        chols = torch.zeros(len(order), self.dim, self.dim, device=self.device, dtype=self.dtype) \
+            if self.kernel.precondition else None
+        traces = torch.zeros(len(order), device=self.device, dtype=self.dtype)
+        for pool in pools:
+            comp = knn_components(all_u[pool], min_size=2 * self.dim)
+            parts = [pool] if comp is None else [pool[torch.as_tensor(comp == j, device=self.device)]
+                                                  for j in np.unique(comp)]
+            for part in parts:
+                cov, trace = shrunk_covariance(all_u[part] if len(part) > 2 else all_u[live])
+                traces[row[part]] = trace
+                if chols is not None:
+                    chols[row[part]] = torch.linalg.cholesky(cov)
+        return row, chols, traces
 
     def _cluster(self, live: Tensor, all_u: Tensor, store_c: list[Tensor]) -> None:
         """Split clusters whose live points form separate kNN components (spec §5); relabels in place."""
@@ -397,13 +556,30 @@ class GGNS:
                 continue
             sizes = np.bincount(comp).tolist()
             new_ids = self.evidence.split(p, sizes)
+            for child in new_ids[1:]:  # children start from their parent's step length
+                if p in self.dts:
+                    self.dts[child] = self.dts[p]
             relabel = torch.as_tensor(np.asarray(new_ids)[comp], device=self.device)
             all_c[members] = relabel
         sizes = [len(c) for c in store_c]
         store_c[:] = list(torch.split(all_c, sizes))
 
+    def _diagnose(self) -> list[str]:
+        """The decorrelation check: a warning (also emitted as a RuntimeWarning) when new points stay near their starts."""
+        if not self.decorrelations:
+            return []
+        ratio = float(np.median(self.decorrelations))
+        self.decorrelation = ratio
+        if ratio >= self.decorrelation_warning:
+            return []
+        message = (f"GGNS: poor decorrelation — new live points moved only {ratio:.2f} of the expected squared "
+                   f"distance of independent draws (threshold {self.decorrelation_warning:g}); ln Z and its error "
+                   "may be wrong: use kernel='adaptive', more n_steps, or check the posterior's geometry")
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        return [message]
+
     def _result(self, all_u: Tensor, all_l: Tensor, all_b: Tensor, all_c: Tensor, iterations: int,
-                converged: bool, wall: float) -> NestedSamplingResult:
+                converged: bool, wall: float, warnings_: list[str]) -> NestedSamplingResult:
         idx = torch.as_tensor(self.dead_index, device=self.device)
         log_w = np.asarray(self.dead_log_w)
         logl = all_l[idx].cpu().numpy()
@@ -421,4 +597,5 @@ class GGNS:
             log_likelihood_birth=all_b[idx].cpu().numpy(), n_likelihood_evals=self.n_like,
             n_gradient_evals=self.n_grad, n_iterations=iterations, information=info, cluster_log_z=cz,
             cluster_log_z_err=cz_err, labels=all_c[idx].cpu().numpy(), n_nan=self.n_nan, converged=converged,
-            wall_time=wall, sampler="ggns")
+            wall_time=wall, sampler=f"ggns-{self.kernel_name}",
+            decorrelation=getattr(self, "decorrelation", math.nan), warnings=warnings_)

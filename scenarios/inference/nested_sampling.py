@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import gymnasium
@@ -29,7 +30,7 @@ import torch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 import envs  # noqa: F401  (registers recast/PosteriorQuery-v0)
-from agents.samplers import GGNS, HSSConfig, NestedSamplingResult, min_live_points, run_dynesty
+from agents.samplers import GGNS, KERNELS, HSSConfig, NestedSamplingResult, min_live_points, run_dynesty
 from agents.samplers.dynesty_peer import dynesty_method
 from envs.inference import PROBLEMS, BudgetExhausted
 from scenarios.plotting import line_with_ci, save
@@ -38,14 +39,15 @@ from scenarios.rundir import RunContext
 from scenarios.stats import aggregate, ci_table, markdown_table
 from scenarios.validation import param
 
-SAMPLERS = ("ggns", "dynesty")
+SAMPLERS = ("ggns", "ggns-official", "dynesty")  # "ggns": the kernel of ggns.kernel (default adaptive)
 
 
 @dataclass
 class GGNSSettings:
-    kernel: str = "fixed"  # "fixed" (our corrected HSS, hss.py) or "gradns" (spec §3)
-    n_steps: int = param(20, ge=1, le=10_000)  # fixed kernel: path length
-    sigma_velocity: float = param(0.5, gt=0, le=100)  # fixed kernel: isotropic momentum noise
+    # the "ggns" sampler's kernel: adaptive (preconditioned Galilean paths), fixed (ablation), official (gradNS)
+    kernel: str = param("adaptive", choices=KERNELS)
+    n_steps: int = param(20, ge=1, le=10_000)  # adaptive/fixed kernels: (initial) path length
+    sigma_velocity: float = param(0.5, gt=0, le=100)  # adaptive/fixed kernels: isotropic momentum noise
     tol: float = param(0.01, gt=0, le=1000)
     clustering: bool = True
     rejection_fraction: float = param(0.1, ge=0, le=1)
@@ -71,6 +73,8 @@ class NestedSamplingConfig:
     problems: list[str] = param(["gaussian", "shells", "mixture"], choices=tuple(PROBLEMS), nonempty=True)
     dims: list[int] = param([2, 4, 8, 16, 32], ge=1, le=10_000, nonempty=True)
     samplers: list[str] = param(list(SAMPLERS), choices=SAMPLERS, nonempty=True)
+    # ill-conditioned / correlated problems beside the grid, as "problem:dim" (run for every sampler)
+    cases: list[str] = param(["rotated-1e2:16", "rotated-1e3:16", "rotated-1e4:16", "rosenbrock:2"])
     n_seeds: int = param(5, ge=1, le=10_000)
     n_live: int = param(200, ge=2, le=1_000_000)  # GGNS (paper: 200); dynesty.n_live may differ
     # likelihood + gradient evaluations allowed per run (the meter's budget)
@@ -89,9 +93,13 @@ class NestedSamplingConfig:
             raise ValueError(f"dims must be a non-empty list of positive integers, got {self.dims}")
         if not set(self.samplers) <= set(SAMPLERS) or not self.samplers:
             raise ValueError(f"samplers must be a non-empty subset of {list(SAMPLERS)}, got {self.samplers}")
+        for case in self.cases:
+            name, _, dim = case.partition(":")
+            if name not in PROBLEMS or not dim.isdigit() or int(dim) < 1:
+                raise ValueError(f"cases: {case!r} must be 'problem:dim' with problem in {list(PROBLEMS)}")
         if self.n_seeds < 2:
             raise ValueError(f"n_seeds must be >= 2 for a confidence interval, got {self.n_seeds}")
-        need = min_live_points(max(self.dims))
+        need = min_live_points(max(self.dims + [d for _, d in self.case_list]))
         if min(self.n_live, self.dynesty_n_live) < need:
             raise ValueError(f"n_live={self.n_live} / dynesty.n_live={self.dynesty_n_live} is too small for "
                              f"d={max(self.dims)} (need >= {need})")
@@ -99,8 +107,10 @@ class NestedSamplingConfig:
     @property
     def dynesty_n_live(self) -> int:
         return self.n_live if self.dynesty.n_live is None else self.dynesty.n_live
-        if self.ggns.kernel not in ("fixed", "gradns"):
-            raise ValueError(f"ggns.kernel must be 'fixed' or 'gradns', got {self.ggns.kernel!r}")
+
+    @property
+    def case_list(self) -> list[tuple[str, int]]:
+        return [(c.partition(":")[0], int(c.partition(":")[2])) for c in self.cases]
 
 
 def make_world(problem: str, dim: int, budget: int):
@@ -118,13 +128,17 @@ def run_sampler(sampler: str, cfg: NestedSamplingConfig, problem: str, dim: int,
     meter, prob = world.meter, world.problem
     start = time.perf_counter()
     try:
-        if sampler == "ggns":
+        if sampler.startswith("ggns"):
             g = cfg.ggns
-            kernel = (HSSConfig(n_steps=g.n_steps, sigma_velocity=g.sigma_velocity) if g.kernel == "fixed"
-                      else HSSConfig.gradns())
-            result = GGNS(meter.log_likelihood, dim, prob.prior_transform, n_live=n_live, seed=seed, device=device,
-                          tol=g.tol, kernel=kernel, clustering=g.clustering, rejection_fraction=g.rejection_fraction,
-                          progress=False).run()
+            name = "official" if sampler == "ggns-official" else g.kernel
+            kernel = (HSSConfig.official() if name == "official"
+                      else getattr(HSSConfig, name)(n_steps=g.n_steps, sigma_velocity=g.sigma_velocity))
+            sampler_ = GGNS(meter.log_likelihood, dim, prob.prior_transform, n_live=n_live, seed=seed, device=device,
+                            tol=g.tol, kernel=kernel, clustering=g.clustering, rejection_fraction=g.rejection_fraction,
+                            progress=False)
+            with warnings.catch_warnings():  # a poor-decorrelation warning goes into the row and the table instead
+                warnings.simplefilter("ignore", RuntimeWarning)
+                result = sampler_.run()
         else:
             d = cfg.dynesty
             result = run_dynesty(meter.log_likelihood, dim, prob.prior_transform, n_live=n_live, seed=seed,
@@ -134,7 +148,8 @@ def run_sampler(sampler: str, cfg: NestedSamplingConfig, problem: str, dim: int,
         result, status = None, "budget exhausted"
     wall = time.perf_counter() - start
     env.close()
-    name = "ggns" if sampler == "ggns" else f"dynesty-{dynesty_method(dim) if cfg.dynesty.sample == 'auto' else cfg.dynesty.sample}"
+    name = (f"ggns-{'official' if sampler == 'ggns-official' else cfg.ggns.kernel}" if sampler.startswith("ggns") else
+            f"dynesty-{dynesty_method(dim) if cfg.dynesty.sample == 'auto' else cfg.dynesty.sample}")
     row = {
         "problem": problem, "dim": dim, "sampler": sampler, "method": name, "n_live": n_live, "seed": seed,
         "status": status,
@@ -145,7 +160,9 @@ def run_sampler(sampler: str, cfg: NestedSamplingConfig, problem: str, dim: int,
         "n_likelihood": meter.n_likelihood, "n_gradient": meter.n_gradient, "calls": meter.n_total,
         "ess": result.ess if result else math.nan,
         "information": result.information if result else math.nan,
-        "n_clusters": len(result.cluster_log_z) if result is not None and sampler == "ggns" else 1,
+        "n_clusters": len(result.cluster_log_z) if result is not None and sampler.startswith("ggns") else 1,
+        "decorrelation": result.decorrelation if result else math.nan,
+        "warning": " | ".join(result.warnings) if result else "",
         "wall_time_s": wall,
     }
     return row, result
@@ -221,7 +238,9 @@ def run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
 
 
 def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
-    cells = [(p, d, r) for p in cfg.problems for d in cfg.dims for r in range(cfg.n_seeds)]
+    grid = [(p, d) for p in cfg.problems for d in cfg.dims]
+    cases = [c for c in dict.fromkeys(cfg.case_list) if c not in grid]
+    cells = [(p, d, r) for p, d in grid + cases for r in range(cfg.n_seeds)]
     rows = []
     bar = ctx.progress(cells, desc="nested sampling")
     for problem, dim, r in bar:
@@ -229,13 +248,14 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
         for sampler in cfg.samplers:
             if hasattr(bar, "set_postfix_str"):
                 bar.set_postfix_str(f"{problem} d={dim} {sampler}")
-            n_live = cfg.n_live if sampler == "ggns" else cfg.dynesty_n_live
+            n_live = cfg.n_live if sampler.startswith("ggns") else cfg.dynesty_n_live
             row, _ = run_sampler(sampler, cfg, problem, dim, seed, n_live, ctx.device)
-            row["replicate"] = r
+            row["replicate"], row["case"] = r, (problem, dim) in cases
             rows.append(row)
             ctx.log(row)
     frame = pd.DataFrame(rows)
     frame.to_csv(ctx.path("runs.csv"), index=False)
+    grid_frame = frame[~frame["case"]]
 
     # side-by-side table: mean ± 95 % CI over seeds, plus reported error vs actual scatter
     by = ["problem", "dim", "method"]
@@ -243,15 +263,19 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
     calls = {row_key(r): r for r in ci_table(frame, by, ["n_likelihood", "n_gradient", "calls"], digits=0)}
     walls = {row_key(r): r for r in ci_table(frame, by, ["wall_time_s"], digits=2)}
     scatter = frame.groupby(by, sort=False)["log_z"].std(ddof=1)
+    decorrelation = frame.groupby(by, sort=False)["decorrelation"].mean()
+    warned = frame.assign(warned=frame["warning"].fillna("").astype(str).str.len() > 0).groupby(by, sort=False)["warned"]
     table = []
     for key, err in errors.items():
         table.append({
             "problem": err["problem"], "d": err["dim"], "sampler": err["method"],
-            "n_live": cfg.n_live if err["method"] == "ggns" else cfg.dynesty_n_live, "n": err["n"],
+            "n_live": cfg.n_live if err["method"].startswith("ggns") else cfg.dynesty_n_live, "n": err["n"],
             "ln Z error": err["log_z_error"], "reported σ": err["log_z_err_reported"].split(" ±")[0],
             "actual scatter": f"{scatter.loc[key]:.3f}", "L calls": calls[key]["n_likelihood"],
             "∇L calls": calls[key]["n_gradient"], "L+∇L calls": calls[key]["calls"],
             "wall s": walls[key]["wall_time_s"],
+            "decorrelation": "–" if math.isnan(decorrelation.loc[key]) else f"{decorrelation.loc[key]:.2f}",
+            "warnings": f"{int(warned.sum().loc[key])}/{int(warned.count().loc[key])}",
         })
     aggregate(frame, by, ["log_z_error", "log_z_err_reported", "n_likelihood", "n_gradient", "calls",
                           "wall_time_s"]).to_csv(ctx.path("summary.csv"), index=False)
@@ -261,16 +285,18 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
     for sampler in cfg.samplers:
         part = frame[frame["sampler"] == sampler]
         metrics[f"{sampler}_mean_abs_log_z_error"] = float(part["log_z_error"].abs().mean())
-        for problem in cfg.problems:
+        metrics[f"{sampler}_runs_warned"] = float((part["warning"].fillna("").astype(str).str.len() > 0).sum())
+        for problem in dict.fromkeys(part["problem"]):
             sub = part[part["problem"] == problem]
-            metrics[f"{sampler}_{problem}_calls_exponent"] = _slope(sub)
+            if problem in cfg.problems:
+                metrics[f"{sampler}_{problem}_calls_exponent"] = _slope(sub[~sub["case"]])
             for dim, group in sub.groupby("dim"):
                 metrics[f"{sampler}_{problem}_d{dim}_log_z_error"] = float(group["log_z_error"].mean())
                 metrics[f"{sampler}_{problem}_d{dim}_calls"] = float(group["calls"].mean())
-    if set(SAMPLERS) <= set(cfg.samplers):
+    if {"ggns", "dynesty"} <= set(cfg.samplers):
         for problem in cfg.problems:
             for dim in cfg.dims:
-                g, d = (metrics[f"{s}_{problem}_d{dim}_calls"] for s in SAMPLERS)
+                g, d = (metrics[f"{s}_{problem}_d{dim}_calls"] for s in ("ggns", "dynesty"))
                 sel = (frame.sampler == "ggns") & (frame.problem == problem) & (frame.dim == dim)
                 g_value_grad = float(frame[sel]["n_likelihood"].mean())  # one value+gradient call per point
                 scale = cfg.n_live / cfg.dynesty_n_live  # NS cost ∝ n_live
@@ -281,8 +307,8 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
                                    "n_live-matched (value+gradient calls)": f"{d * scale / g_value_grad:.2f}"})
 
     # figures
-    plot_calls(frame, ctx.path("calls_vs_dim.png"))
-    line_with_ci(frame, "dim", "log_z_error", "sampler", ctx.path("log_z_error_vs_dim.png"), facet="problem",
+    plot_calls(grid_frame, ctx.path("calls_vs_dim.png"))
+    line_with_ci(grid_frame, "dim", "log_z_error", "sampler", ctx.path("log_z_error_vs_dim.png"), facet="problem",
                  ylabel="ln Ẑ − ln Z", title="ln Z error vs dimension (mean ± 95% CI over seeds)")
     metrics.update(corner(cfg, ctx))
 
@@ -296,6 +322,11 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
         text += [note, "", markdown_table(ratio_rows), ""]
     text += [f"Calls ∝ d^b fitted over d ∈ {cfg.dims}: " + ", ".join(
         f"{s} {p} b = {metrics[f'{s}_{p}_calls_exponent']:.2f}" for s in cfg.samplers for p in cfg.problems), ""]
+    warned_rows = frame[frame["warning"].fillna("").astype(str).str.len() > 0]
+    if len(warned_rows):
+        text += ["Warnings (the sampler flagged these runs; their ln Z may be wrong):", ""]
+        text += [f"- {r.problem} d={r.dim} {r.method} seed {r.seed}: {r.warning}" for r in warned_rows.itertuples()]
+        text += [""]
     ctx.path("table.md").write_text("\n".join(text))
     return ScenarioResult(metrics=metrics, table=table)
 
@@ -325,8 +356,8 @@ def corner(cfg: NestedSamplingConfig, ctx: RunContext) -> dict[str, float]:
 
 
 PRESETS = {
-    "smoke": {"problems": ["gaussian", "mixture"], "dims": [2, 3], "n_seeds": 2, "n_live": 24,
-              "dynesty": {"n_live": None}, "corner": {"n_live": 40}},
+    "smoke": {"problems": ["gaussian", "mixture"], "dims": [2], "n_seeds": 2, "n_live": 24,
+              "cases": ["rotated-1e3:3"], "dynesty": {"n_live": None}, "corner": {"n_live": 40}},
     "cpu": {},
     "paper": {"dims": [2, 4, 8, 16, 32, 64, 128], "n_seeds": 10, "n_live": 200, "dynesty": {"n_live": None},
               "corner": {"n_live": 500}},

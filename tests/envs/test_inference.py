@@ -44,7 +44,7 @@ def test_closed_forms() -> None:
     assert make_problem("mixture", 2).log_z == pytest.approx(-2 * math.log(10), abs=0.05)  # modes ≈ inside the box
 
 
-@pytest.mark.parametrize("name,dim", SMALL + [("shells", 16), ("mixture", 8)])
+@pytest.mark.parametrize("name,dim", SMALL + [("shells", 16), ("mixture", 8), ("rotated-1e3", 16), ("rotated", 3)])
 def test_torch_and_numpy_agree_and_gradients_are_finite(name: str, dim: int) -> None:
     problem = make_problem(name, dim)
     u = np.random.default_rng(1).random((64, dim))
@@ -57,6 +57,28 @@ def test_torch_and_numpy_agree_and_gradients_are_finite(name: str, dim: int) -> 
     assert torch.isfinite(grad).all()
 
 
+@pytest.mark.parametrize("cond", [1e2, 1e3, 1e4])
+def test_rotated_gaussian_is_the_stated_density(cond: float) -> None:
+    """Σ has the stated condition number and is not axis-aligned; ln L is scipy's N(0, Σ) log-density;
+    ln Z = ln P(box) − d ln 10 with P(box) checked by sampling N(0, Σ) directly."""
+    from scipy import stats
+
+    d = 16
+    problem = make_problem(f"rotated-1e{round(math.log10(cond))}", d)
+    cov = (problem.rotation * problem.sigmas**2) @ problem.rotation.T
+    eig = np.linalg.eigvalsh(cov)
+    assert eig.max() / eig.min() == pytest.approx(cond, rel=1e-9)
+    off = np.abs(cov - np.diag(np.diag(cov))).max()
+    assert off > 0.1 * np.sqrt(eig.max() * eig.min())  # strongly correlated coordinates
+    x = np.random.default_rng(2).standard_normal((5, d))
+    np.testing.assert_allclose(problem.log_likelihood(x), stats.multivariate_normal(np.zeros(d), cov).logpdf(x),
+                               rtol=1e-10)
+    draws = np.random.default_rng(3).multivariate_normal(np.zeros(d), cov, size=200_000)
+    inside = np.all(np.abs(draws) <= 5, axis=1).mean()
+    assert problem.log_z == pytest.approx(math.log(inside) - d * math.log(10), abs=1e-4)
+    assert problem.log_z_method == "analytic" and problem.name == f"rotated-1e{round(math.log10(cond))}"
+
+
 def test_problem_argument_errors() -> None:
     with pytest.raises(ValueError, match="unknown problem"):
         make_problem("eggbox", 2)
@@ -66,6 +88,8 @@ def test_problem_argument_errors() -> None:
         make_problem("grid", 3)
     with pytest.raises(ValueError, match="dim"):
         make_problem("gaussian", 0)
+    with pytest.raises(ValueError, match="cond"):
+        make_problem("rotated", 4, cond=0.5)
     assert set(PROBLEMS) >= {"gaussian", "mixture", "shells", "funnel", "rosenbrock"}
 
 

@@ -27,12 +27,17 @@ def test_smoke_writes_table_and_figures(smoke) -> None:
                  "corner_grid.png", "metrics.jsonl", "config.yaml"):
         assert (Path(run_dir) / name).exists(), name
     rows = summary["table"]
-    assert {r["sampler"].split("-")[0] for r in rows} == {"ggns", "dynesty"}
-    assert {"ln Z error", "reported σ", "actual scatter", "L calls", "∇L calls", "wall s"} <= set(rows[0])
+    assert {r["sampler"] for r in rows} == {"ggns-adaptive", "ggns-official", "dynesty-unif"}
+    assert {"ln Z error", "reported σ", "actual scatter", "L calls", "∇L calls", "wall s", "decorrelation",
+            "warnings"} <= set(rows[0])
+    assert {(r["problem"], r["d"]) for r in rows} == {("gaussian", 2), ("mixture", 2), ("rotated-1e3", 3)}
+    assert all(r["warnings"].endswith("/2") for r in rows)
+    assert all(r["decorrelation"] == "–" for r in rows if r["sampler"].startswith("dynesty"))
     metrics = summary["metrics"]
     assert metrics["ggns_mean_abs_log_z_error"] < 1.5
     assert metrics["corner_ggns_modes_recovered"] >= 0.5
-    assert "call_ratio_gaussian_d3" in metrics and "ggns_gaussian_calls_exponent" in metrics
+    assert "call_ratio_gaussian_d2" in metrics and "ggns-official_rotated-1e3_d3_log_z_error" in metrics
+    assert metrics["ggns_runs_warned"] == 0
     saved = json.loads((Path(run_dir) / "summary.json").read_text())
     assert saved["metrics"] == metrics
 
@@ -50,3 +55,7 @@ def test_bad_config_is_a_usage_error(tmp_path) -> None:
         execute("nested_sampling", preset="smoke", runs_root=tmp_path, overrides=["problems=[eggbox]"])
     with pytest.raises(UsageError, match="too small"):
         execute("nested_sampling", preset="smoke", runs_root=tmp_path, overrides=["dims=[40]"])
+    with pytest.raises(UsageError, match="cases"):
+        execute("nested_sampling", preset="smoke", runs_root=tmp_path, overrides=["cases=[rotated-1e3]"])
+    with pytest.raises(UsageError, match="kernel"):
+        execute("nested_sampling", preset="smoke", runs_root=tmp_path, overrides=["ggns.kernel=gradns"])
