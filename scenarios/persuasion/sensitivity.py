@@ -47,7 +47,7 @@ class SensitivityConfig:
     spreads: list[float] = param([0.0, 1e-6, 0.02, 0.05], ge=0, le=1, nonempty=True)
     n_types: int = param(8, ge=1, le=1000)  # K user types per population
     slack: float = param(0.01, ge=0, le=1)  # ε of the ε-slack scheme (posterior utility margin)
-    rounds: int = param(2, ge=1, le=10_000)  # Mesa rounds per seed (static world)
+    rounds: int = param(1, ge=1, le=10_000)  # Mesa rounds per seed (static world)
     simulate: bool = True
 
     def validate(self, prior: list[float]) -> None:
