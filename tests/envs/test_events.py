@@ -17,16 +17,16 @@ import envs  # noqa: F401  (registers recast/*)
 from envs.events import (
     DEL_COSTS,
     EventDataset,
-    bundled_path,
-    gap_disagreement,
     EventForecastEnv,
     EventSequence,
     HawkesProcess,
+    bundled_path,
     compensator_increments,
     count_rmse,
     dt_rmse,
     dt_smape,
     forecast_metrics,
+    gap_disagreement,
     hawkes_intensity,
     hawkes_log_likelihood,
     load_easytpp_json,
@@ -362,7 +362,7 @@ def test_late_windows_carry_no_absolute_time(taobao_dev) -> None:
 
 
 def test_file_gaps_are_checked_against_the_times(tmp_path) -> None:
-    ev = lambda t, g: {"time_since_start": t, "time_since_last_event": g, "type_event": 0}  # noqa: E731
+    ev = lambda t, g: {"time_since_start": t, "time_since_last_event": g, "type_event": 0}
     path = tmp_path / "g.pkl"
     path.write_bytes(pickle.dumps({"dim_process": 1, "train": [[ev(10.0, 0.0), ev(12.0, 0.5), ev(13.0, 1.0)]]}))
     seq = load_hypro_pickle(path)["train"][0]
