@@ -18,6 +18,7 @@ from agents.persuasion.robust import (
     check_user_priors,
     posterior_slacks,
     solve_personalized_signaling,
+    solve_public_population_signaling,
     solve_robust_signaling,
 )
 from agents.persuasion.signaling import (
@@ -50,6 +51,7 @@ __all__ = [
     "posterior_slacks",
     "predicted_weights",
     "solve_personalized_signaling",
+    "solve_public_population_signaling",
     "solve_robust_signaling",
     "solve_signaling",
     "tag_only_scheme",

@@ -16,6 +16,14 @@ each still a linear programme over φ(a | θ̂):
 * **Personalised signals**: a platform that knows user k's type (prior μ_k, weight w_k) sends a private
   recommendation from φ_k, the LP with obedience under μ_k alone; Σ_k w_k V_k bounds every public
   scheme's value (each type's reaction to a public scheme is replicable by an obedient private one).
+* **Optimal public scheme for a known population** (binary actions; Dughmi & Xu's public persuasion of
+  receivers without externalities): one public signal is a recommendation *profile* σ ∈ {0, 1}^K, so
+  types may act differently on the same post; variables x(σ | θ̂), obedience of every type at every σ,
+
+      max Σ_k w_k Σ_σ Σ_θ̂ x(σ|θ̂) V_{σ_k}(θ̂)   s.t.  Σ_θ̂ x(σ|θ̂) [U^k_{σ_k} − U^k_{1−σ_k}](θ̂) ≥ 0  ∀ k, σ,
+
+  2^K Ŝ variables (K ≤ 12). Its value lies between the robust (common recommendation) LP's and the
+  personalised one's.
 
 In every LP the platform's objective is taken under the *content* prior μ (what actually gets posted);
 the users' priors enter only the obedience constraints. Unlike the plain LP, the ε > 0 or multi-vertex
@@ -28,6 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from agents.persuasion.signaling import (
@@ -49,6 +58,7 @@ __all__ = [
     "posterior_slacks",
     "solve_robust_signaling",
     "solve_personalized_signaling",
+    "solve_public_population_signaling",
 ]
 
 
@@ -166,3 +176,47 @@ def solve_personalized_signaling(prior: Any, user_utility: Any, platform_utility
     sols = [solve_robust_signaling(mu, user_utility, platform_utility, confusion, user_priors=t,
                                    slack=slack, tol=tol) for t in types]
     return sols, float(sum(wk * s.value for wk, s in zip(w, sols)))
+
+
+def solve_public_population_signaling(prior: Any, user_utility: Any, platform_utility: Any, confusion: Any,
+                                      user_priors: Any, *, weights: Any | None = None, tol: float = 1e-9
+                                      ) -> tuple[np.ndarray, float, np.ndarray]:
+    """The optimal public scheme over recommendation profiles for K known types (module docstring).
+
+    Returns:
+        (x, value, marginals): x (Ŝ, 2^K) with x[:, j] = P(profile j | θ̂), bit k of j = type k's
+        recommended action; the weighted platform value; and each type's marginal scheme (K, Ŝ, 2)
+        (obeyed by that type, with the same outcome for it as the profile scheme).
+    """
+    mu, u, v, q = validate_game(prior, user_utility, platform_utility, confusion)
+    if u.shape[1] != 2:
+        raise ValueError(f"user_utility: profile signals need binary actions, got {u.shape[1]}")
+    types = check_user_priors(user_priors, mu.size)
+    n_types = len(types)
+    if n_types > 12:
+        raise ValueError(f"user_priors: at most 12 types (2^K profiles), got {n_types}")
+    w = check_type_weights(weights, n_types)
+    n_pred, n_prof = q.shape[1], 2 ** n_types
+    bits = (np.arange(n_prof)[:, None] >> np.arange(n_types)[None, :]) & 1      # (2^K, K) σ_k
+    vw = predicted_weights(mu, q, v)                                             # (Ŝ, 2)
+    objective = (w[None, None, :] * vw[:, bits]).sum(axis=2)                     # (Ŝ, 2^K): Σ_k w_k V_{σ_k}
+    gain = np.einsum("ts,kt,t->ks", q, types, u[:, 1] - u[:, 0])                 # (K, Ŝ) U^k_1 − U^k_0
+    sign = 2.0 * bits - 1.0                                                       # +1: recommend share
+    # Row (k, σ): −Σ_θ̂ x(σ|θ̂) sign_σk gain_k(θ̂) ≤ 0; variable index θ̂ · 2^K + σ.
+    rows = np.repeat(np.arange(n_types * n_prof), n_pred)
+    cols = (np.arange(n_pred)[None, None, :] * n_prof + np.arange(n_prof)[None, :, None]).repeat(n_types, 0).ravel()
+    data = (-sign.T[:, :, None] * gain[:, None, :]).ravel()
+    a_ub = sp.csc_array((data, (rows, cols)), shape=(n_types * n_prof, n_pred * n_prof))
+    a_eq = sp.csc_array((np.ones(n_pred * n_prof), (np.repeat(np.arange(n_pred), n_prof), np.arange(n_pred * n_prof))),
+                        shape=(n_pred, n_pred * n_prof))
+    feas = max(float(tol), 1e-10)
+    res = linprog(-objective.ravel(), A_ub=a_ub, b_ub=np.zeros(n_types * n_prof), A_eq=a_eq, b_eq=np.ones(n_pred),
+                  bounds=(0.0, 1.0), method="highs",
+                  options={"primal_feasibility_tolerance": feas, "dual_feasibility_tolerance": feas})
+    if res.status != 0 or res.x is None:             # no information is always feasible: a solver failure
+        raise RuntimeError(f"HiGHS failed on the public population LP (status {res.status}): {res.message}")
+    x = np.clip(res.x.reshape(n_pred, n_prof), 0.0, None)
+    x /= x.sum(axis=1, keepdims=True)
+    share = x @ bits                                                              # (Ŝ, K) P(σ_k = 1 | θ̂)
+    marginals = np.stack([np.column_stack([1 - share[:, k], share[:, k]]) for k in range(n_types)])
+    return x, float((x * objective).sum()), marginals

@@ -7,6 +7,10 @@ spread around μ partly ignores it. For each spread r a population of K equally 
 * ``optimal``      today's LP, solved for μ;
 * ``slack``        the ε-slack LP (posterior margin ε, no knowledge of the types);
 * ``robust``       the LP obeyed at every type prior (the polytope of the K priors), public;
+* ``public_optimal`` the optimal public scheme over recommendation profiles σ ∈ {0,1}^K (K ≤ 12; types may
+                   act differently on one post). On the Mesa network each type gets its marginal as a
+                   private signal: the seed-exposure rates are exact, but the cascade draws the types'
+                   recommendations independently instead of as one profile;
 * ``personalised`` one private LP per known type;
 * ``full_reveal``  honest revelation of θ̂ (for μ); ``no_signal`` users act on their prior.
 
@@ -26,6 +30,7 @@ from agents.persuasion import (
     full_reveal_scheme,
     no_signal_scheme,
     solve_personalized_signaling,
+    solve_public_population_signaling,
     solve_robust_signaling,
 )
 from envs.social import SocialGame, UserPopulation, population_outcomes
@@ -35,7 +40,8 @@ from scenarios.rundir import RunContext
 from scenarios.stats import aggregate
 from scenarios.validation import param
 
-POLICIES = ("optimal", "slack", "robust", "personalised", "full_reveal", "no_signal")
+POLICIES = ("optimal", "slack", "robust", "public_optimal", "personalised", "full_reveal", "no_signal")
+MAX_PROFILE_TYPES = 12
 METRICS = ("p_share_and_misinformation", "platform_utility")
 SIMULATED = {"misinformation_share_rate": "p_share_and_misinformation", "platform_utility": "platform_utility"}
 
@@ -57,21 +63,27 @@ class SensitivityConfig:
                              f"{limit:g} (every type prior stays a distribution), got {max(self.spreads):g}")
 
 
-def schemes(game: SocialGame, population: UserPopulation, slack: float) -> dict[str, tuple[np.ndarray | None, bool]]:
-    """policy → (scheme, personalised); scheme None when the robust LP is infeasible."""
+def schemes(game: SocialGame, population: UserPopulation, slack: float
+            ) -> dict[str, tuple[np.ndarray | None, bool, str]]:
+    """policy → (scheme, personalised, note); scheme None (and why in note) when not available."""
     mu, u, v, q = game.prior, game.user_utility, game.platform_utility, game.confusion
     try:
-        robust = solve_robust_signaling(mu, u, v, q, user_priors=population.priors).scheme
+        robust, note = solve_robust_signaling(mu, u, v, q, user_priors=population.priors).scheme, ""
     except InfeasibleSchemeError:
-        robust = None
+        robust, note = None, "robust LP infeasible"
+    public, public_note = None, f"K > {MAX_PROFILE_TYPES}: 2^K profiles not solved"
+    if population.n_types <= MAX_PROFILE_TYPES:
+        public = solve_public_population_signaling(mu, u, v, q, population.priors, weights=population.weights)[2]
+        public_note = "Mesa: per-type marginals"
     private, _ = solve_personalized_signaling(mu, u, v, q, population.priors, weights=population.weights)
     return {
-        "optimal": (optimal_scheme(game), False),
-        "slack": (solve_robust_signaling(mu, u, v, q, slack=slack).scheme, False),
-        "robust": (robust, False),
-        "personalised": (np.stack([s.scheme for s in private]), True),
-        "full_reveal": (full_reveal_scheme(mu, u, q, v), False),
-        "no_signal": (no_signal_scheme(mu, u, q, v), False),
+        "optimal": (optimal_scheme(game), False, ""),
+        "slack": (solve_robust_signaling(mu, u, v, q, slack=slack).scheme, False, ""),
+        "robust": (robust, False, note),
+        "public_optimal": (public, True, public_note),
+        "personalised": (np.stack([s.scheme for s in private]), True, ""),
+        "full_reveal": (full_reveal_scheme(mu, u, q, v), False, ""),
+        "no_signal": (no_signal_scheme(mu, u, q, v), False, ""),
     }
 
 
@@ -99,14 +111,14 @@ def run_sensitivity(cfg: SensitivityConfig, network: NetworkConfig, game: Social
     for spread in ctx.progress(cfg.spreads, desc="prior spreads"):
         population = UserPopulation.around(game.prior, cfg.n_types, spread, np.random.default_rng(root))
         deployed = {}
-        for policy, (scheme, personalised) in schemes(game, population, cfg.slack).items():
-            if scheme is None:                               # robust LP infeasible at this spread
-                analytic.append({"spread": spread, "policy": policy, "type": "all", "feasible": False})
+        for policy, (scheme, personalised, note) in schemes(game, population, cfg.slack).items():
+            if scheme is None:                               # robust LP infeasible, or too many profiles
+                analytic.append({"spread": spread, "policy": policy, "type": "all", "feasible": False, "note": note})
                 continue
             deployed[policy] = (scheme, personalised)
             out = population_outcomes(game, scheme, population, personalised=personalised)
             for k, o in [*enumerate(out.per_type), ("all", out.aggregate)]:
-                analytic.append({"spread": spread, "policy": policy, "type": k, "feasible": True,
+                analytic.append({"spread": spread, "policy": policy, "type": k, "feasible": True, "note": note,
                                  **{m: getattr(o, m) for m in METRICS}})
         if not cfg.simulate:
             continue
@@ -131,7 +143,7 @@ def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[d
     for _, r in total.iterrows():
         row = {"setting": f"one round, prior spread {r.spread:g}", "policy": r.policy}
         if not r.feasible:
-            rows.append({**row, "note": "robust LP infeasible"})
+            rows.append({**row, "note": r.note})
             continue
         row["mis-share"] = round(float(r.p_share_and_misinformation), 4)
         if agg is not None:
@@ -141,13 +153,14 @@ def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[d
         if agg is not None:
             row["utility Mesa"] = f"{s.platform_utility_mean:.4f} ± {s.platform_utility_ci95:.4f}"
             row["mis views/post Mesa"] = round(float(s.misinformation_views_mean), 2)
+        row["note"] = r.note if isinstance(r.note, str) else ""
         rows.append(row)
     return rows
 
 
 def sensitivity_figures(analytic: pd.DataFrame, simulated: pd.DataFrame, ctx: RunContext) -> None:
     """Misinformation shared and platform utility vs prior spread (Mesa ± 95 % CI; dashed: analytic)."""
-    total = analytic[(analytic["type"].astype(str) == "all") & analytic.feasible].drop(columns=["type", "feasible"])
+    total = analytic[(analytic["type"].astype(str) == "all") & analytic.feasible].drop(columns=["type", "feasible", "note"])
     frame = simulated if not simulated.empty else total
     for metric, label in (("p_share_and_misinformation", "P(share ∧ misinformation)"),
                           ("platform_utility", "platform utility")):

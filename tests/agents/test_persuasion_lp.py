@@ -568,3 +568,35 @@ def test_performative_optimum_beats_an_exhaustive_grid():
         if np.nanmin(posterior_slacks(prior, u, q, sch)[~np.eye(2, dtype=bool)]) >= 0:
             best = max(best, evaluate_scheme(prior, u, v, q, sch).value)
     assert po.value >= best - 1e-9 and best > -0.23          # at least the grid's best (no signal: −0.23)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_public_population_lp_between_robust_and_personalised(seed):
+    """Profiles σ ∈ {0,1}^K: every type obeys its own bit at every σ (brute force), and the value lies
+    between the common-recommendation (robust) LP's and the private (personalised) one's."""
+    from agents.persuasion import solve_public_population_signaling
+
+    rng = np.random.default_rng(100 + seed)
+    mu, u, v, q = random_game(rng, 4, 3, 2)
+    types, w = rng.dirichlet(10 * mu, size=3), rng.dirichlet(np.ones(3))
+    x, value, marginals = solve_public_population_signaling(mu, u, v, q, types, weights=w)
+    bits = (np.arange(8)[:, None] >> np.arange(3)[None, :]) & 1
+    total = 0.0
+    for j in range(8):
+        sent = q @ x[:, j]                                   # P(profile j | θ)
+        for k in range(3):
+            gains = [types[k] @ (sent * u[:, b]) for b in (0, 1)]
+            assert gains[bits[j, k]] >= gains[1 - bits[j, k]] - 1e-9
+            total += w[k] * mu @ (sent * v[:, bits[j, k]])
+    assert value == pytest.approx(total, abs=1e-9)
+    for k in range(3):                                       # a type's marginal scheme: same outcome, obeyed
+        assert realised_value(mu, types[k], u, v, q, marginals[k]) == pytest.approx(
+            sum(mu @ ((q @ x[:, j]) * v[:, bits[j, k]]) for j in range(8)), abs=1e-9)
+    upper = solve_personalized_signaling(mu, u, v, q, types, weights=w)[1]
+    assert value <= upper + 1e-9
+    try:
+        assert value >= solve_robust_signaling(mu, u, v, q, user_priors=types).value - 1e-9
+    except InfeasibleSchemeError:
+        pass
+    one = solve_public_population_signaling(mu, u, v, q, [mu])[1]
+    assert one == pytest.approx(solve_signaling(mu, u, v, q).value, abs=1e-9)

@@ -108,8 +108,11 @@ def test_knife_edge_and_what_fixes_it(performative) -> None:
     wide = total.loc[0.05]
     for policy in ("optimal", "slack", "robust", "full_reveal", "no_signal"):   # the private LP bounds them all
         assert wide.loc["personalised", "platform_utility"] >= wide.loc[policy, "platform_utility"] - 1e-12
+    for spread in (1e-6, 0.05):  # common recommendation ≤ optimal public profile scheme ≤ private signals
+        u = total.loc[spread, "platform_utility"]
+        assert u["robust"] - 1e-12 <= u["public_optimal"] <= u["personalised"] + 1e-12
     rows = [r for r in performative["table"] if r["setting"].startswith("one round")]
-    assert len(rows) == 2 * 6 and {"mis-share Mesa", "utility Mesa"} <= set(rows[0])
+    assert len(rows) == 2 * 7 and {"mis-share Mesa", "utility Mesa"} <= set(rows[0])
 
 
 def test_performative_optimum_beats_the_stable_platform(performative) -> None:
