@@ -13,8 +13,8 @@ from envs.social.game import (
     kronecker_confusion,
     performative_update,
     platform_utility,
-    population_outcomes,
     popularity_user_utility,
+    population_outcomes,
     symmetric_classifier,
 )
 from envs.social.parallel_env import PersuasionParallelEnv, parallel_env

@@ -460,7 +460,8 @@ def _check_types(user_types: np.ndarray, type_weights: np.ndarray | None, n_stat
         raise ValueError("user_types: every row must be a probability vector")
     k = priors.shape[0]
     weights = np.full(k, 1.0 / k) if type_weights is None else np.asarray(type_weights, dtype=float)
-    if weights.shape != (k,) or not np.all(np.isfinite(weights)) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-8:
+    finite = weights.shape == (k,) and np.all(np.isfinite(weights))
+    if not finite or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-8:
         raise ValueError(f"type_weights: expected {k} non-negative weights summing to 1, got {type_weights!r}")
     return priors, weights
 

@@ -231,7 +231,8 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
     for eta in ctx.progress(sorted({*cfg.etas, cfg.eta}), desc="performative optimum"):
         if eta >= 1.0:  # the long run at η = 1 is a point mass on argmax P(share | θ): no smooth optimum
             continue
-        stable = trajectories["resolve"] if eta == cfg.eta else run_dynamics(base, eta, "resolve", cfg.max_rounds, cfg.tol)
+        stable = (trajectories["resolve"] if eta == cfg.eta
+                  else run_dynamics(base, eta, "resolve", cfg.max_rounds, cfg.tol))
         row = {"eta": eta, "stable_dynamics": stable.describe(), "stable_utility": stable.settled_utility(),
                "stable_misinformation": stable.settled(stable.misinformation)}
         for name, slack in ((OPTIMAL, 0.0), (OPTIMAL_SLACK, cfg.optimum_slack)):
@@ -243,7 +244,8 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
                         f"{name}_misinformation": traj.settled(traj.misinformation),
                         f"{name}_stationary_utility": po.value,
                         f"{name}_minus_stable_utility": traj.settled_utility() - stable.settled_utility(),
-                        f"{name}_scheme": np.round(po.share, 4).tolist(), f"{name}_prior": np.round(po.prior, 4).tolist(),
+                        f"{name}_scheme": np.round(po.share, 4).tolist(),
+                        f"{name}_prior": np.round(po.prior, 4).tolist(),
                         f"{name}_feasible_local_optima": po.n_feasible})
         optimum_rows.append(row)
         ctx.log({"performative_optimum": True, **row})

@@ -137,7 +137,8 @@ def run_sensitivity(cfg: SensitivityConfig, network: NetworkConfig, game: Social
 def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[dict]:
     """One row per (spread, policy): aggregate analytic outcomes and simulated mean ± 95 % CI."""
     total = analytic[analytic["type"].astype(str) == "all"]
-    agg = (aggregate(simulated, ["spread", "policy"], [*METRICS, "misinformation_views"]).set_index(["spread", "policy"])
+    by = ["spread", "policy"]
+    agg = (aggregate(simulated, by, [*METRICS, "misinformation_views"]).set_index(by)
            if not simulated.empty else None)
     rows = []
     for _, r in total.iterrows():
@@ -160,7 +161,8 @@ def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[d
 
 def sensitivity_figures(analytic: pd.DataFrame, simulated: pd.DataFrame, ctx: RunContext) -> None:
     """Misinformation shared and platform utility vs prior spread (Mesa ± 95 % CI; dashed: analytic)."""
-    total = analytic[(analytic["type"].astype(str) == "all") & analytic.feasible].drop(columns=["type", "feasible", "note"])
+    total = analytic[(analytic["type"].astype(str) == "all") & analytic.feasible]
+    total = total.drop(columns=["type", "feasible", "note"])
     frame = simulated if not simulated.empty else total
     for metric, label in (("p_share_and_misinformation", "P(share ∧ misinformation)"),
                           ("platform_utility", "platform utility")):

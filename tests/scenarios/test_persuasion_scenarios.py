@@ -96,8 +96,9 @@ def test_knife_edge_and_what_fixes_it(performative) -> None:
     """At a 1e-6 prior spread the LP optimum loses its effect on the users pushed toward popular content;
     the ε-slack, robust and personalised schemes keep (almost) the one-shot value."""
     assert performative["status"] == "complete"
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     frame = pd.read_csv(Path(performative["run_dir"]) / "sensitivity_analytic.csv")
     total = frame[frame["type"] == "all"].set_index(["spread", "policy"])
@@ -126,8 +127,9 @@ def test_performative_optimum_beats_the_stable_platform(performative) -> None:
 
 
 def test_coverage_statistic_rejects_a_wrong_simulator_and_skips_zero_variance_cells(single_round) -> None:
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     from scenarios.persuasion.single_round import METRICS, coverage
 
