@@ -262,8 +262,9 @@ def _run(cfg: SharpnessConfig, ctx: RunContext) -> ScenarioResult:
             f"ρ-sharpness: max loss increase in an L2 ball of radius "
             f"{cfg.probes.sharpness_rho:g} ({cfg.probes.sharpness_steps} ascent steps, {cfg.probes.examples} train "
             f"images); noisy acc: w ⊙ (1 + σξ), σ ∈ {[s for s in cfg.probes.noise_sigmas if s > 0]}, "
-            f"{cfg.probes.noise_draws} draws; LL: {cfg.lifelong.stream} stream, {cfg.lifelong.n_tasks} tasks.\n"
-            f"{_conventions(cfg)}\n")
+            f"{cfg.probes.noise_draws} draws"
+            + (f"; LL: {cfg.lifelong.stream} stream, {cfg.lifelong.n_tasks} tasks" if cfg.lifelong.enabled else "")
+            + f".\n{_conventions(cfg)}\n")
     ctx.path("table.md").write_text(markdown_table(table) + "\n" + note)
 
     line_with_ci(noise_df, "sigma", "accuracy", "optimizer", ctx.path("noise_robustness.png"),
