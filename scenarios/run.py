@@ -31,6 +31,7 @@ from scenarios.rundir import (
 from scenarios.seeding import resolve_device, seed_everything
 from scenarios.signals import stop_signals_raise
 from scenarios.stats import format_table
+from scenarios.tracking import TRACKERS, check_tracker, make_tracker
 
 
 def execute(
@@ -44,6 +45,7 @@ def execute(
     run_dir: Path | None = None,
     show_progress: bool = True,
     resume: bool = False,
+    tracker: str | None = None,
 ) -> dict[str, Any]:
     """Run scenario `name` and return its summary (also written to ``<run dir>/summary.json``).
 
@@ -52,6 +54,7 @@ def execute(
     ``interrupted``, ``terminated`` or ``failed``, traceback in error.txt) and re-raised as RunAborted
     (the cause chained). With ``resume=True`` the config comes from ``run_dir/config.yaml`` (the
     overrides must be empty) and the scenario's :meth:`RunContext.load_checkpoint` returns its state.
+    ``tracker`` (``tensorboard`` | ``mlflow``) mirrors the run into that tool (:mod:`scenarios.tracking`).
     """
     scenario = get_scenario(name)
     resolved = _saved_config(run_dir) if resume else None
@@ -59,6 +62,7 @@ def execute(
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {seed!r}")
     device = resolve_device(device)
+    check_tracker(tracker)
     if run_dir is None:
         run_dir = new_run_dir(check_runs_root(default_runs_root() if runs_root is None else runs_root), name, preset,
                               seed)
@@ -72,6 +76,7 @@ def execute(
     with stop_signals_raise():
         record = RunRecord(ctx, to_dict(cfg))
         try:
+            ctx.tracker = make_tracker(tracker, run_dir, name)
             seed_everything(ctx.seeds.seed("global"))
             result = scenario.run(cfg, ctx)
             metrics, table = to_jsonable(result.metrics), to_jsonable(result.table)  # a bad result fails the run
@@ -84,8 +89,20 @@ def execute(
             raise RunAborted(run_dir, "failed", err) from err
         finally:
             ctx.close()
+            if ctx.tracker is not None and record.summary["status"] != "running":
+                _finish_tracker(ctx.tracker, record.summary, run_dir)
         record.finish("complete", metrics=metrics, table=table)
+        if ctx.tracker is not None:
+            _finish_tracker(ctx.tracker, record.summary, run_dir)
     return {**record.summary, "run_dir": str(run_dir)}
+
+
+def _finish_tracker(tracker: Any, summary: dict[str, Any], run_dir: Path) -> None:
+    """A tracker mirrors the run; its failure is reported, never turned into a failed run."""
+    try:
+        tracker.finish(summary, run_dir)
+    except Exception as err:  # noqa: BLE001
+        print(f"warning: tracker could not record the run: {type(err).__name__}: {err}", file=sys.stderr)
 
 
 def resume(run_dir: Path, *, device: str | None = None, show_progress: bool = True) -> dict[str, Any]:
@@ -156,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="runs root (default ./runs or $RECAST_RUNS)")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR",
                         help="continue an interrupted, terminated or failed run in RUN_DIR")
+    parser.add_argument("--tracker", default=None, choices=TRACKERS,
+                        help="mirror metrics and figures into tensorboard or mlflow (the tracking extra)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_intermixed_args(argv)  # key=value may follow --options
 
@@ -175,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 summary = execute(
                     args.name, preset=args.preset, seed=args.seed, device=args.device or "cpu", overrides=args.overrides,
-                    runs_root=args.out, show_progress=not args.no_progress,
+                    runs_root=args.out, show_progress=not args.no_progress, tracker=args.tracker,
                 )
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)

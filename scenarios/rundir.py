@@ -178,6 +178,7 @@ class RunContext:
     run_dir: Path
     show_progress: bool = True
     resumed: bool = False
+    tracker: Any = None  # a scenarios.tracking.Tracker mirroring log() records, or None
     seeds: SeedFlow = field(init=False)
 
     def __post_init__(self) -> None:
@@ -189,6 +190,8 @@ class RunContext:
         """Append one record (one step, round or epoch) to metrics.jsonl, flushed line by line."""
         self._metrics.write(json.dumps(to_jsonable(record)) + "\n")
         self._metric_lines += 1
+        if self.tracker is not None:
+            self.tracker.log(record)
 
     def progress(self, iterable: Iterable | None = None, **kwargs: Any) -> Iterator:
         """A tqdm progress bar (silent when the context was made with ``show_progress=False``)."""

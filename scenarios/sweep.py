@@ -41,6 +41,7 @@ from scenarios.rundir import default_runs_root, new_run_dir, read_summary, run_s
 from scenarios.run import _OneLineParser, check_runs_root, execute
 from scenarios.seeding import SeedFlow
 from scenarios.signals import stop_signals_raise
+from scenarios.tracking import TRACKERS, check_tracker
 from scenarios.stats import aggregate, format_table
 
 
@@ -89,6 +90,7 @@ class SweepJob:
     seed: int
     device: str
     run_dir: str
+    tracker: str | None = None  # --tracker, mirrored per job
 
 
 class SweepInterrupted(Exception):
@@ -111,7 +113,7 @@ def run_job(job: SweepJob) -> dict[str, Any]:
     _set_aside_earlier_attempt(Path(job.run_dir))
     try:
         summary = execute(job.scenario, preset=job.preset, seed=job.seed, device=job.device,
-                          overrides=overrides, run_dir=Path(job.run_dir), show_progress=False)
+                          overrides=overrides, run_dir=Path(job.run_dir), show_progress=False, tracker=job.tracker)
         row.update({k: _metric(v) for k, v in summary["metrics"].items()})
     except RunAborted as err:
         row.update(status=err.status, error=f"{type(err.cause).__name__}: {err.cause}")
@@ -165,10 +167,10 @@ def row_from_run_dir(job: SweepJob) -> dict[str, Any]:
 
 
 def make_jobs(name: str, preset: str, grid: dict[str, list[str]], fixed: Sequence[str], replicate_seeds: list[int],
-              device: str, out: Path) -> list[SweepJob]:
+              device: str, out: Path, tracker: str | None = None) -> list[SweepJob]:
     cells = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
     return [
-        SweepJob(name, preset, cell, tuple(fixed), s, device, str(out / "cells" / f"cell{i:03d}-seed{r}"))
+        SweepJob(name, preset, cell, tuple(fixed), s, device, str(out / "cells" / f"cell{i:03d}-seed{r}"), tracker)
         for i, cell in enumerate(cells) for r, s in enumerate(replicate_seeds)
     ]
 
@@ -186,6 +188,7 @@ def sweep(
     fixed: Sequence[str] = (),
     runs_root: Path | None = None,
     show_progress: bool = True,
+    tracker: str | None = None,
 ) -> Path:
     """Run the sweep and write its tables and figure; returns the sweep directory.
 
@@ -195,6 +198,7 @@ def sweep(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UsageError(f"--seeds must be an integer >= 1, got {seeds}")
     _check_device(device)
+    check_tracker(tracker)
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}")
     cells = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
@@ -203,9 +207,9 @@ def sweep(
     root = check_runs_root(runs_root if runs_root is not None else default_runs_root())
     out = new_run_dir(root / "sweeps", name, preset, root_seed)
     replicate_seeds = SeedFlow(root_seed).replicates(seeds, "sweep")
-    jobs = make_jobs(name, preset, grid, fixed, replicate_seeds, device, out)
+    jobs = make_jobs(name, preset, grid, fixed, replicate_seeds, device, out, tracker)
     spec = {"scenario": name, "preset": preset, "grid": grid, "fixed": list(fixed), "seeds": replicate_seeds,
-            "root_seed": root_seed, "device": device, "executor": executor, "n_jobs": len(jobs)}
+            "root_seed": root_seed, "device": device, "executor": executor, "tracker": tracker, "n_jobs": len(jobs)}
     return _run(scenario, out, spec, jobs, executor, address, show_progress, resumed=False)
 
 
@@ -224,7 +228,8 @@ def resume_sweep(out: Path, *, executor: str | None = None, address: str | None 
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}")
     scenario = get_scenario(name)
-    jobs = make_jobs(name, preset, grid, spec.get("fixed", []), spec["seeds"], spec.get("device", "cpu"), out)
+    jobs = make_jobs(name, preset, grid, spec.get("fixed", []), spec["seeds"], spec.get("device", "cpu"), out,
+                     spec.get("tracker"))
     spec = {**spec, "executor": executor, "resumes": int(spec.get("resumes", 0)) + 1}
     return _run(scenario, out, spec, jobs, executor, address, show_progress, resumed=True)
 
@@ -338,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (cuda: Ray asks one GPU per job)")
     parser.add_argument("--out", default=None, help="runs root (default ./runs or $RECAST_RUNS)")
     parser.add_argument("--resume", default=None, metavar="SWEEP_DIR", help="run the jobs of SWEEP_DIR not complete")
+    parser.add_argument("--tracker", default=None, choices=TRACKERS, help="mirror every job into tensorboard or mlflow")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_intermixed_args(argv)  # key=value may follow --options
     if args.resume and (args.name or args.fixed or args.grid):
@@ -353,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 grid = parse_grid(args.grid)
                 out = sweep(args.name, grid, seeds=args.seeds, root_seed=args.seed, preset=args.preset,
                             executor=args.executor or "serial", address=args.address, device=args.device,
-                            fixed=args.fixed, runs_root=args.out, show_progress=not args.no_progress)
+                            fixed=args.fixed, runs_root=args.out, show_progress=not args.no_progress,
+                            tracker=args.tracker)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

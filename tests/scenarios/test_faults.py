@@ -62,6 +62,7 @@ def _metric_lines(run_dir: Path) -> int:
 @pytest.fixture
 def fake_registered(monkeypatch):
     monkeypatch.setitem(registry.SCENARIO_MODULES, fake.NAME, fake.MODULE)
+    monkeypatch.setenv("RECAST_SCENARIOS", f"{fake.NAME}={fake.MODULE}")  # for workers of any start method
     return fake.NAME
 
 
