@@ -17,7 +17,11 @@ from typing import Any
 from scenarios.errors import UsageError
 
 PRESETS = ("smoke", "cpu", "paper")
-EXTRA_SCENARIOS_ENV = "RECAST_SCENARIOS"  # "name=package.module,name2=pkg.mod2": a user's own scenarios
+EXTRA_SCENARIOS_ENV = "RECAST_SCENARIOS"
+# top-level package → the project's extra that installs it (for the one-line error when it is missing)
+OPTIONAL_EXTRAS = {"dynesty": "sampling", "ultranest": "sampling", "nautilus": "sampling", "ale_py": "atari",
+                   "gymnasium_robotics": "robotics", "mujoco": "robotics", "ray": "ray", "tensorboard": "tracking",
+                   "mlflow": "tracking", "minatar": "atari"}  # "name=package.module,name2=pkg.mod2": a user's own scenarios
 
 # name -> module defining SCENARIO. Add a line here when you add a scenario.
 SCENARIO_MODULES: dict[str, str] = {
@@ -107,7 +111,14 @@ def get_scenario(name: str) -> Scenario:
     modules = scenario_modules()
     if name not in modules:
         raise UsageError(f"unknown scenario '{name}'; choose one of: {', '.join(sorted(modules))}")
-    scenario = importlib.import_module(modules[name]).SCENARIO
+    try:
+        scenario = importlib.import_module(modules[name]).SCENARIO
+    except ModuleNotFoundError as err:
+        if err.name and modules[name].startswith(err.name):  # the scenario module itself is missing
+            raise UsageError(f"scenario '{name}': cannot import {modules[name]} ({err})") from None
+        extra = OPTIONAL_EXTRAS.get((err.name or "").split(".")[0])
+        hint = f"pip install -e '.[{extra}]'" if extra else f"pip install {err.name}"
+        raise UsageError(f"scenario '{name}' needs the optional package '{err.name}': {hint}") from None
     missing = set(PRESETS) - set(scenario.presets)
     if missing:  # a programming error in the scenario module, not bad user input
         raise RuntimeError(f"scenario '{name}' lacks presets {sorted(missing)}")

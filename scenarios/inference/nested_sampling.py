@@ -17,6 +17,7 @@ both at 200, 10 seeds, d up to 128.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import time
 import warnings
@@ -93,6 +94,9 @@ class NestedSamplingConfig:
             raise ValueError(f"dims must be a non-empty list of positive integers, got {self.dims}")
         if not set(self.samplers) <= set(SAMPLERS) or not self.samplers:
             raise ValueError(f"samplers must be a non-empty subset of {list(SAMPLERS)}, got {self.samplers}")
+        if "dynesty" in self.samplers and importlib.util.find_spec("dynesty") is None:
+            raise ValueError("samplers includes dynesty, which needs the sampling extra: "
+                             "pip install -e '.[sampling]' (or run with samplers=[ggns])")
         for case in self.cases:
             name, _, dim = case.partition(":")
             if name not in PROBLEMS or not dim.isdigit() or int(dim) < 1:
