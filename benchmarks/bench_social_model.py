@@ -11,7 +11,8 @@ the same seed and config (hence the same network) and run the same number of rou
 A user decision is one exposure of a user to a post (each is a share/no-share decision). Throughput is
 the total number of decisions over the wall time of the ``step()`` calls (sampling, cascades, counters,
 DataCollector; model construction excluded). Targets: vectorised ≥ 1,000,000 decisions/s and ≥ 50× the
-per-agent loop.
+per-agent loop. Both paths compute each user's decision per signal once per round (the per-agent loop
+caches ``agent.decide(σ)`` per (agent, σ)), so the speed-up measures the loop, not repeated Bayes updates.
 """
 
 from __future__ import annotations
