@@ -11,9 +11,11 @@ X_p by t ~ Beta(n, 1) (E t = n/(n+1), E t² = n/(n+2)), which updates (all on th
                                                X_p X_q = n/(n+1) X_p X_q (q ≠ p)
 
 and the same for Z_p, Z_p², Z_p X_p. Here n counts the cluster's live points *before* the removal
-(spec §1.1 says "after"; with that count X shrinks by (n−1)/n instead of n/(n+1) per death and ln Z is
-biased low by ≈ D_KL/n_live — the bias shows in an exact-sampler simulation, so we use the Beta(n, 1)
-count). The last point of a cluster (n = 1 with no replacement to come) takes the whole remaining
+(spec §1.1 says "after"; with that count X shrinks by (n−1)/n instead of n/(n+1) per death, an error
+of ≈ 1/n² per death against ≈ 1/n of ln X, so ln Z is biased low by ≈ D_KL Σ1/m² / Σ1/m over the
+deaths: D_KL/n_live for one-at-a-time deaths, and D_KL/(n_live ln 2) in GGNS's kill-half batches, where
+the count runs from n down to n/2 (Σ1/m ≈ ln 2, Σ1/m² ≈ 1/n per batch). An exact-X simulation of the
+batch scheme shows it (tests/agents/test_ggns.py checks the X moments), so we use the Beta(n, 1) count). The last point of a cluster (n = 1 with no replacement to come) takes the whole remaining
 volume: the same formulas with n = 0 (``last=True``).
 
 The reported evidence is the log-normal moment match ln Z ≈ 2 ln E[Z] − ½ ln E[Z²],

@@ -12,15 +12,18 @@ and a step inside perturbs w with momentum noise. Uniform on the slice in y is u
 map), so any fixed positive-definite C leaves the kernel's target unchanged; it only changes how far a
 path travels along each direction. Presets (``HSSConfig``):
 
-* ``HSSConfig.adaptive()`` — the default. C is the (shrunk) covariance of the live points of the start's
-  cluster, so a step covers the live set's extent along the direction of motion and a path of
-  ``n_steps`` steps crosses the live set whatever its conditioning; isotropic noise
-  w ← unit(w + σ_v ε/√d) (leaves the uniform direction law invariant); the prior box is an exact
-  billiard wall (positions mirrored across the crossed face in the whitened frame); no pruning; the
-  output is the state at the last step, valid only if inside (else the caller draws a fresh start).
-* ``HSSConfig.fixed()`` — the same without the metric (C = I): our earlier default. On a rotated
-  Gaussian with condition number 10³ the step adapts to the narrow direction and 20 steps move ~0.1
-  along a unit-scale axis (issue 21): kept as an ablation.
+* ``HSSConfig.adaptive()`` — the default. C is the (Ledoit–Wolf shrunk) covariance of the survivors of
+  the start's mode (its cluster, or a kNN component of it), so a step covers the live set's extent along
+  the direction of motion whatever its conditioning. Steps are Galilean (Skilling 2012; see
+  :func:`galilean_slice_sampling`): a point never rests outside the slice, so the state after
+  ``n_steps`` steps is always a valid new point (no selection on where a path ends); isotropic noise
+  w ← unit(w + σ_v ε/√d) (leaves the uniform direction law invariant); the box walls reflect like the
+  contour. The caller adapts dt per cluster to 30–60 % outside trials and doubles ``n_steps`` (up to
+  4×) while the new points stay too close to their starts (``adapt_length``).
+* ``HSSConfig.fixed()`` — our earlier default (issue 3): C = I, resting at outside points, the prior
+  box folded exactly, the last state returned only if inside (else a fresh start), 20 steps, 5–15 %
+  outside. On a rotated Gaussian with condition number 10³ its step adapts to the narrow direction and
+  20 steps move ~0.1 along a unit-scale axis: ln Z off by −3 to −31 nats (issue 21). Kept as an ablation.
 * ``HSSConfig.official()`` — gradNS ``HamiltonianNS.hamiltonian_slice_sampling`` (spec §3): unit initial
   velocity; outside the box the inward wall normal; noise w ⊙ (1 + σ_v r) with r a random unit vector
   (not renormalised); likelihood bounces counted; **synchronous**: the batch steps until its slowest

@@ -8,29 +8,39 @@ Nested sampling in the unit cube u ∈ [0, 1]^d (x = prior_transform(u) is what 
    L* = ln L of the last killed, spawns n_live/2 replacements over clusters ∝ E[X_p], each started at
    a random surviving point of its cluster and moved by the gradient-reflected slice sampler
    (``hss.py``) with ln L > L*; failed paths are rerun with fresh momentum (spec §2.3).
-3. The step length dt (unit-cube units) is adapted so that 5–15 % of the steps land outside the
-   slice; a batch outside the band is rerun with the new dt (spec §4).
+3. Step lengths are adapted to a band of outside-step fractions (spec §4): per cluster, 30–60 % for the
+   default kernel; gradNS's single dt, 5–15 %, ×0.9/×1.1, for ``kernel="official"``.
 4. Every n_live accepted points, kNN clustering may split a cluster (spec §5, ``clustering.py``).
-5. Stop when X·L* < tol · max over the run of X·L* (tol = 0.01; spec §6), then kill every remaining
-   live point (all of them: gradNS leaves the highest out, spec §8.6).
+5. Stop when X·L* < tol · max over the run of X·L* (tol = 0.01; spec §6), or when every live point has
+   the same ln L (a plateau: L is flat on the remaining volume, so a constant L gives ln Z = c exactly);
+   then kill every remaining live point (all of them: gradNS leaves the highest out, spec §8.6).
+6. Diagnostic: after each batch, r = mean ‖u_new − u_start‖² / (2 tr C_mode) (1 for independent draws
+   from the start's mode); a run whose median r is below ``decorrelation_warning`` (0.3) carries a
+   warning in ``result.warnings`` and emits a ``RuntimeWarning`` — ln Z may then be wrong.
+
+Kernels (``hss.py``): ``"adaptive"`` (default) moves in the frame whitened by the live set's covariance
+with exact Galilean reflections, so its paths scale with the live set's extent along every direction
+(issue 21: the fixed 20-step path of ``"fixed"`` was −3 … −31 nats off on a rotated Gaussian with
+condition number 10³); ``"official"`` is gradNS's kernel and batch loop.
 
 Paper/code discrepancies (spec §8) and what we chose (defaults; arguments give the other way):
 
 1. termination — X·L* of the last batch (code) with tol = 0.01 (paper); ``termination="paper"`` uses
    X·L_max(live), which we saw stop a d = 32 run at half its information when one lucky live point set
    the history maximum early.
-2. momentum noise — isotropic (ours) in the default kernel; ``kernel="gradns"`` uses the paper's
-   per-component N(0, 1)-scaled noise (``HSSConfig(noise="code")`` gives gradNS's unit-vector noise).
+2. momentum noise — isotropic (ours) in the default kernel; gradNS's v ⊙ (1 + σ r), r a unit vector, in
+   ``kernel="official"`` (``HSSConfig(noise="paper")`` gives the paper's per-component noise).
 3. initial velocity — a unit vector (code): with adaptive dt only the length scale differs.
-4. store condition — per point after ``min_reflections`` bounces (paper text) in the gradNS kernel.
+4. store condition — the official kernel stores once the batch minimum of bounces exceeds
+   ``min_reflections`` (code, strict ``>``).
 5. posterior weights — pre-shrink X, so Σ w L = Z exactly.
 6. the last live point is added (all of them are killed at the end).
 7. n_live default 200 (paper); the prior-rejection warm-up (code) is kept, ``rejection_fraction=0``
    switches it off.
 
 Beyond spec §8: the evidence recursions count a cluster's live points *before* the death
-(``evidence.py``), and the default kernel is a corrected variant of gradNS's (``hss.py``); both were
-needed for unbiased ln Z in our measurements. ``kernel="gradns"`` restores spec §3.
+(``evidence.py``; gradNS counts after, which biases ln Z by about −D_KL/(n_live ln 2) in its kill-half
+batches), for every kernel, including ``"official"``.
 
     >>> import torch
     >>> from agents.samplers import GGNS
@@ -385,7 +395,7 @@ class GGNS:
         self.gen = torch.Generator(device=self.device).manual_seed(self.seed)
         self.n_like = self.n_grad = self.n_nan = 0
         self.dt, self.outside_fractions, self.decorrelations, self.dts = self.dt_initial, [], [], {}
-        self.kernel = self.kernel_base
+        self.kernel, self.decorrelation = self.kernel_base, math.nan
         self.physical_scale = self._physical_scale()
         if self.dt is None and self.kernel.dt_rule == "official":
             self.dt = 0.1 / self.physical_scale
@@ -598,4 +608,4 @@ class GGNS:
             n_gradient_evals=self.n_grad, n_iterations=iterations, information=info, cluster_log_z=cz,
             cluster_log_z_err=cz_err, labels=all_c[idx].cpu().numpy(), n_nan=self.n_nan, converged=converged,
             wall_time=wall, sampler=f"ggns-{self.kernel_name}",
-            decorrelation=getattr(self, "decorrelation", math.nan), warnings=warnings_)
+            decorrelation=self.decorrelation, warnings=warnings_)
