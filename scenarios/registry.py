@@ -54,6 +54,7 @@ class Scenario:
         run: ``run(cfg, ctx) -> ScenarioResult``; ``ctx`` is a :class:`scenarios.rundir.RunContext`.
         presets: preset name → nested dict of overrides applied over the dataclass defaults.
         main_metric: the metric a sweep plots against its first grid key.
+        claim: the paper's claim and its verdict rule (:class:`scenarios.claims.Claim`), for the report.
     """
 
     name: str
@@ -62,6 +63,7 @@ class Scenario:
     run: Callable[[Any, Any], ScenarioResult]
     presets: Mapping[str, Mapping[str, Any]]
     main_metric: str
+    claim: Any = None
 
 
 def scenario_modules() -> dict[str, str]:

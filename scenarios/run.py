@@ -74,7 +74,9 @@ def execute(
             raise UsageError(f"cannot create run directory {run_dir}: {err.strerror or err}") from None
     ctx = RunContext(name, preset, seed, device, run_dir, show_progress=show_progress, resumed=resume)
     with stop_signals_raise():
-        record = RunRecord(ctx, to_dict(cfg))
+        command = " ".join(["python -m scenarios.run", name, "--preset", preset, "--seed", str(seed),
+                            *(["--device", device] if device != "cpu" else []), *overrides])
+        record = RunRecord(ctx, to_dict(cfg), command=command if not resume else None)
         try:
             ctx.tracker = make_tracker(tracker, run_dir, name)
             seed_everything(ctx.seeds.seed("global"))

@@ -256,7 +256,7 @@ class RunRecord:
     is ``running``; :meth:`finish` stops it. On resume the earlier summary is kept and ``attempt`` grows.
     """
 
-    def __init__(self, ctx: RunContext, config: dict[str, Any]):
+    def __init__(self, ctx: RunContext, config: dict[str, Any], command: str | None = None):
         self.ctx = ctx
         self.started = time.time()
         self._lock = threading.Lock()
@@ -281,6 +281,8 @@ class RunRecord:
             "git_commit": git_commit(),
             "git_dirty": git_dirty(),
             "versions": package_versions(),
+            "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+            "command": command or (earlier or {}).get("command"),
             "config": config,
         }
         self._write()

@@ -1,0 +1,121 @@
+"""A paper's claim and the rule that turns a run's results into a verdict: holds / does not hold / inconclusive.
+
+A scenario declares one :class:`Claim` next to its config (``Scenario(claim=...)``); ``python -m
+scenarios.report`` applies it to the scenario's run directory. The rules are small and explicit:
+
+- :class:`Better`: method A beats method B on a metric. With per-seed rows (a CSV in the run directory with
+  the method column and a pairing column such as ``seed``) the verdict comes from the paired differences
+  d_i = A_i − B_i: mean ± t_{0.975, n−1}·s/√n; it *holds* when that interval lies on the claimed side of 0
+  (beyond ``margin``), *does not hold* when it lies on the other side, and is *inconclusive* otherwise.
+  Without per-seed rows it falls back to the results table's "mean ± CI" cells, with the difference's
+  half-width √(h_A² + h_B²) (unpaired, conservative).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+_CELL = re.compile(r"^\s*(-?[\d.eE+-]+|nan)\s*±\s*(-?[\d.eE+-]+|nan)\s*$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # holds | does not hold | inconclusive
+    rule: str  # the rule in words
+    evidence: str  # the numbers it was decided on
+
+
+@dataclass(frozen=True)
+class Better:
+    """``better`` beats ``worse`` on ``metric`` (higher is better unless ``higher_is_better=False``)."""
+
+    metric: str
+    better: str
+    worse: str
+    key: str = "method"  # the column naming the compared arms, in the table and the per-seed CSV
+    higher_is_better: bool = True
+    margin: float = 0.0  # the difference must clear this, in the metric's units
+    per_seed: str | None = "results.csv"  # per-seed rows in the run directory (None: use the table)
+    pair_on: str = "seed"
+
+    def describe(self) -> str:
+        op = ">" if self.higher_is_better else "<"
+        margin = f" + {self.margin:g}" if self.margin else ""
+        return f"{self.metric}: {self.better} {op} {self.worse}{margin}"
+
+    def judge(self, table: Sequence[Mapping[str, Any]], run_dir: Path | None = None) -> Verdict:
+        sign = 1.0 if self.higher_is_better else -1.0
+        rows = self._per_seed(run_dir)
+        if rows is not None:
+            diff = sign * (rows[self.better] - rows[self.worse]).to_numpy(dtype=float)
+            diff = diff[np.isfinite(diff)]
+            if len(diff) < 2:
+                return Verdict(INCONCLUSIVE, self.describe(), f"{len(diff)} paired seed(s): too few for an interval")
+            mean, half = float(diff.mean()), float(stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1)
+                                                   / math.sqrt(len(diff)))
+            how = f"paired over {len(diff)} seeds"
+        else:
+            cells = {row.get(self.key): row.get(self.metric) for row in table}
+            try:
+                (ma, ha), (mb, hb) = _cell(cells[self.better]), _cell(cells[self.worse])
+            except (KeyError, ValueError):
+                return Verdict(INCONCLUSIVE, self.describe(), f"no '{self.metric}' for both arms in the table")
+            mean, half, how = sign * (ma - mb), math.hypot(ha, hb), "unpaired, from the table"
+        evidence = f"{'' if self.higher_is_better else '−('}Δ{'' if self.higher_is_better else ')'} = " \
+                   f"{mean:+.4g} ± {half:.3g} (95 % CI, {how})"
+        if not math.isfinite(mean) or not math.isfinite(half):
+            return Verdict(INCONCLUSIVE, self.describe(), evidence)
+        if mean - half > self.margin:
+            return Verdict(HOLDS, self.describe(), evidence)
+        if mean + half < self.margin:
+            return Verdict(FAILS, self.describe(), evidence)
+        return Verdict(INCONCLUSIVE, self.describe(), evidence)
+
+    def _per_seed(self, run_dir: Path | None) -> pd.DataFrame | None:
+        """A (pair_on × arm) frame of the metric from the run's per-seed CSV, or None when there is none."""
+        if self.per_seed is None or run_dir is None or not (Path(run_dir) / self.per_seed).exists():
+            return None
+        frame = pd.read_csv(Path(run_dir) / self.per_seed)
+        if not {self.key, self.pair_on, self.metric} <= set(frame.columns):
+            return None
+        wide = frame.pivot_table(index=self.pair_on, columns=self.key, values=self.metric, aggfunc="mean")
+        if self.better not in wide or self.worse not in wide:
+            return None
+        return wide[[self.better, self.worse]].dropna()
+
+
+def _cell(text: Any) -> tuple[float, float]:
+    """"0.204 ± 0.068" → (0.204, 0.068); a bare number → (x, 0)."""
+    if isinstance(text, (int, float)):
+        return float(text), 0.0
+    match = _CELL.match(str(text))
+    if not match:
+        raise ValueError(f"not a 'mean ± ci' cell: {text!r}")
+    return float(match.group(1)), float(match.group(2))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The paper's claim in one line, the rules that decide it (all must hold), and chance levels to show."""
+
+    statement: str
+    source: str
+    rules: tuple[Better, ...]
+    chance: Mapping[str, str] = field(default_factory=dict)  # metric → the chance level or trivial baseline
+
+    def judge(self, table: Sequence[Mapping[str, Any]], run_dir: Path | None = None) -> tuple[str, list[Verdict]]:
+        """The overall verdict (holds only if every rule holds; fails if any fails) and each rule's."""
+        verdicts = [rule.judge(table, run_dir) for rule in self.rules]
+        outcomes = {v.verdict for v in verdicts}
+        overall = FAILS if FAILS in outcomes else HOLDS if outcomes == {HOLDS} else INCONCLUSIVE
+        return overall, verdicts
