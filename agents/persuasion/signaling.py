@@ -320,7 +320,7 @@ def solve_signaling(prior: Any, user_utility: Any, platform_utility: Any, confus
         RuntimeError: if HiGHS does not report an optimal solution.
     """
     mu, u, v, q = validate_game(prior, user_utility, platform_utility, confusion)
-    if not (np.isfinite(tol) and tol > 0):
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not (np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol: must be a positive finite number, got {tol!r}")
     uw = predicted_weights(mu, q, u)
     vw = predicted_weights(mu, q, v)

@@ -380,8 +380,9 @@ def test_invalid_input_messages_are_specific():
         evaluate_scheme(**_valid(), scheme=np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"^scheme:"):
         evaluate_scheme(**_valid(), scheme=np.tile([0.5, 0.5], (3, 1)))
-    with pytest.raises(ValueError, match=r"^tol:"):
-        solve_signaling(**_valid(), tol=-1.0)
+    for bad_tol in (-1.0, float("nan"), "1e-9", None):  # not a number is a ValueError too, never a TypeError
+        with pytest.raises(ValueError, match=r"^tol:"):
+            solve_signaling(**_valid(), tol=bad_tol)
     kw = _valid()
     with pytest.raises(ValueError, match=r"^groups:"):
         tag_only_scheme(kw["prior"], kw["user_utility"], kw["confusion"], [0, 1])
