@@ -7,9 +7,9 @@ from agents.samplers.nested import GGNS, KERNELS, NestedSamplingResult, min_live
 
 __all__ = [
     "GGNS",
+    "KERNELS",
     "EvidenceTracker",
     "HSSConfig",
-    "KERNELS",
     "NestedSamplingResult",
     "galilean_slice_sampling",
     "hamiltonian_slice_sampling",
