@@ -47,11 +47,16 @@ class Better:
     margin: float = 0.0  # the difference must clear this, in the metric's units
     per_seed: str | None = "results.csv"  # per-seed rows in the run directory (None: use the table)
     pair_on: str = "seed"
+    where: tuple[tuple[str, Any], ...] = ()  # only rows with these column values (e.g. (("task", "point_rooms"),))
 
     def describe(self) -> str:
         op = ">" if self.higher_is_better else "<"
         margin = f" + {self.margin:g}" if self.margin else ""
-        return f"{self.metric}: {self.better} {op} {self.worse}{margin}"
+        cell = f" [{', '.join(f'{k}={v}' for k, v in self.where)}]" if self.where else ""
+        return f"{self.metric}{cell}: {self.better} {op} {self.worse}{margin}"
+
+    def _keep(self, row: Mapping[str, Any]) -> bool:
+        return all(str(row.get(k)) == str(v) for k, v in self.where)
 
     def judge(self, table: Sequence[Mapping[str, Any]], run_dir: Path | None = None) -> Verdict:
         sign = 1.0 if self.higher_is_better else -1.0
@@ -65,7 +70,7 @@ class Better:
                                                    / math.sqrt(len(diff)))
             how = f"paired over {len(diff)} seeds"
         else:
-            cells = {row.get(self.key): row.get(self.metric) for row in table}
+            cells = {row.get(self.key): row.get(self.metric) for row in table if self._keep(row)}
             try:
                 (ma, ha), (mb, hb) = _cell(cells[self.better]), _cell(cells[self.worse])
             except (KeyError, ValueError):
@@ -86,8 +91,10 @@ class Better:
         if self.per_seed is None or run_dir is None or not (Path(run_dir) / self.per_seed).exists():
             return None
         frame = pd.read_csv(Path(run_dir) / self.per_seed)
-        if not {self.key, self.pair_on, self.metric} <= set(frame.columns):
+        if not {self.key, self.pair_on, self.metric, *(k for k, _ in self.where)} <= set(frame.columns):
             return None
+        for column, value in self.where:
+            frame = frame[frame[column].astype(str) == str(value)]
         wide = frame.pivot_table(index=self.pair_on, columns=self.key, values=self.metric, aggfunc="mean")
         if self.better not in wide or self.worse not in wide:
             return None

@@ -29,6 +29,7 @@ import envs  # noqa: F401  (registers recast/*)
 from agents.policies import AGENTS, LearnerConfig, ReverseConfig, StitchConfig, WGCSLConfig, make_agent
 from envs.goals import build_dataset, load_dataset
 from scenarios.goals.figures import bar_figure, rooms_figure
+from scenarios.claims import Better, Claim
 from scenarios.plotting import line_with_ci
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
@@ -323,6 +324,16 @@ PRESETS = {
                           "cvae_steps": 40_000}},
 }
 
+CLAIM = Claim(
+    statement="Merlin ≥ WGCSL > GCSL > GCBC in discounted return on offline goal reaching (here: four rooms, "
+              "random data)",
+    source="Jain & Ravanbakhsh, ICLR 2024",
+    rules=tuple(Better("return", a, b, key="agent", margin=-0.5 if a == "merlin" else 0.0,
+                       where=(("task", "point_rooms"), ("dataset", "random")))
+                for a, b in (("merlin", "wgcsl"), ("wgcsl", "gcsl"), ("gcsl", "gcbc"))),
+    chance={"return": "≈ 0.5–0.8 for a policy that ignores the goal (GCBC on random data)"},
+)
+
 SCENARIO = Scenario(
     name="goal_reaching",
     description="Merlin (+P, +NP) vs GCSL, WGCSL, GCBC: offline goal reaching, point/four-rooms/reacher × expert/random",
@@ -330,4 +341,5 @@ SCENARIO = Scenario(
     run=run,
     presets=PRESETS,
     main_metric="merlin_mean_return",
+    claim=CLAIM,
 )

@@ -45,6 +45,7 @@ from scenarios.optimization.training import (
     passes_per_update,
     train_epoch,
 )
+from scenarios.claims import Better, Claim
 from scenarios.plotting import line_with_ci, save
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
@@ -344,6 +345,14 @@ PRESETS = {
               "torch_threads": 0},
 }
 
+CLAIM = Claim(
+    statement="Lookbehind-SAM at least matches SAM's accuracy at lower sharpness (per update, same epochs)",
+    source="Mordido et al., ICML 2024",
+    rules=(Better("sharpness", "lookbehind_sam", "sam", key="arm", higher_is_better=False),
+           Better("test_acc", "lookbehind_sam", "sam", key="arm", margin=-0.005)),
+    chance={"test acc": "0.10 (10 balanced digit classes)"},
+)
+
 SCENARIO = Scenario(
     name="sharpness",
     description="SGD vs SAM/ASAM/Lookahead-SAM/Multistep-SAM/Lookbehind: accuracy, sharpness, weight noise, forgetting",
@@ -351,4 +360,5 @@ SCENARIO = Scenario(
     run=run,
     presets=PRESETS,
     main_metric="lookbehind_sam_test_acc",
+    claim=CLAIM,
 )

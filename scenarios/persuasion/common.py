@@ -60,7 +60,7 @@ class NetworkConfig:
     avg_degree: float = param(8.0, gt=0, le=10_000)
     posts_per_round: int = param(1000, ge=1, le=10_000_000)
     view_probability: float = param(0.3, ge=0, le=1)  # a follower sees a share with this probability
-    max_hops: int = param(6, ge=1, le=1000)
+    max_hops: int = param(6, ge=0, le=1000)
     rounds: int = param(5, ge=1, le=100_000)  # rounds simulated per seed
     # None: homogeneous user priors; else Dirichlet(conc · μ)
     prior_concentration: float | None = param(None, gt=0, le=1e9, allow_none=True)
