@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-_CELL = re.compile(r"^\s*(-?[\d.eE+-]+|nan)\s*±\s*(-?[\d.eE+-]+|nan)\s*$")
+_CELL = re.compile(r"^\s*(-?[\d.eE+-]+|nan)\s*±\s*([\d.eE+-]+|nan)(\s.*)?$")  # "0.17 ± 0.02 (round 25)"
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,9 @@ class Better:
     where: tuple[tuple[str, Any], ...] = ()  # only rows with these column values (e.g. (("task", "point_rooms"),))
 
     def describe(self) -> str:
-        op = ">" if self.higher_is_better else "<"
-        margin = f" + {self.margin:g}" if self.margin else ""
+        op = (">" if self.higher_is_better else "<") + ("=" if self.margin < 0 else "")
+        sign = "+" if self.higher_is_better == (self.margin > 0) else "−"
+        margin = f" {sign} {abs(self.margin):g}" if self.margin else ""
         cell = f" [{', '.join(f'{k}={v}' for k, v in self.where)}]" if self.where else ""
         return f"{self.metric}{cell}: {self.better} {op} {self.worse}{margin}"
 
@@ -76,8 +77,7 @@ class Better:
             except (KeyError, ValueError):
                 return Verdict(INCONCLUSIVE, self.describe(), f"no '{self.metric}' for both arms in the table")
             mean, half, how = sign * (ma - mb), math.hypot(ha, hb), "unpaired, from the table"
-        evidence = f"{'' if self.higher_is_better else '−('}Δ{'' if self.higher_is_better else ')'} = " \
-                   f"{mean:+.4g} ± {half:.3g} (95 % CI, {how})"
+        evidence = f"{self.better}'s advantage = {mean:+.4g} ± {half:.3g} (95 % CI, {how})"
         if not math.isfinite(mean) or not math.isfinite(half):
             return Verdict(INCONCLUSIVE, self.describe(), evidence)
         if mean - half > self.margin:
