@@ -18,7 +18,6 @@ fails when one differs (a table edited by hand, a run directory changed or gone)
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import re

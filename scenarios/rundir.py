@@ -131,7 +131,7 @@ def run_state(run_dir: Path, *, stale_after_s: float | None = None) -> str:
     if status != "running":
         return status
     pid, host = summary.get("pid"), summary.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+    if host == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid):
         return "dead"
     stale_after_s = stale_after_s if stale_after_s is not None else 4 * heartbeat_interval()
     updated = summary.get("updated_utc") or summary.get("started_utc")
@@ -142,7 +142,8 @@ def run_state(run_dir: Path, *, stale_after_s: float | None = None) -> str:
     return "dead" if age > stale_after_s else "running"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -37,7 +37,9 @@ from scenarios.errors import RunAborted, Terminated, UsageError, signal_exit_sta
 from scenarios.executors import EXECUTORS, map_jobs
 from scenarios.plotting import line_with_ci
 from scenarios.registry import PRESETS, get_scenario
-from scenarios.rundir import default_runs_root, new_run_dir, read_summary, run_state, to_jsonable, write_json
+from scenarios.rundir import (
+    default_runs_root, new_run_dir, pid_alive, read_summary, run_state, to_jsonable, write_json,
+)
 from scenarios.run import _OneLineParser, check_runs_root, execute
 from scenarios.seeding import SeedFlow
 from scenarios.signals import stop_signals_raise
@@ -222,7 +224,8 @@ def resume_sweep(out: Path, *, executor: str | None = None, address: str | None 
         name, preset, grid = spec["scenario"], spec["preset"], spec["grid"]
     except (OSError, ValueError, KeyError, TypeError):
         raise UsageError(f"--resume {out}: not a sweep directory (no readable sweep.json)") from None
-    if spec.get("status") == "running" and spec.get("host") == socket.gethostname() and _alive(spec.get("pid")):
+    if spec.get("status") == "running" and spec.get("host") == socket.gethostname() and \
+            isinstance(spec.get("pid"), int) and pid_alive(spec["pid"]):
         raise UsageError(f"--resume {out}: the sweep is still running (pid {spec['pid']}); stop it first")
     executor = executor or spec.get("executor", "serial")
     if executor not in EXECUTORS:
@@ -300,18 +303,6 @@ def _aggregate(scenario: Any, results: pd.DataFrame, keys: list[str], seeds: int
 def _check_device(device: str) -> None:
     if not (device in ("cpu", "auto") or device.startswith("cuda")):  # CUDA itself is checked on the workers
         raise UsageError(f"unknown device '{device}'; choose one of: cpu, cuda, auto")
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _metric(value: Any) -> Any:
