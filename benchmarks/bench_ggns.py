@@ -38,12 +38,12 @@ def one_run(sampler: str, problem, dim: int, n_live: int, seed: int) -> dict:
             "decorrelation": r.decorrelation}
 
 
-def bench(problem_name: str, dim: int, n_live: int, seeds: dict[str, int], log: bool) -> list[dict]:
+def bench(problem_name: str, dim: int, n_live: int, seeds: dict[str, int], log: bool, first: int = 0) -> list[dict]:
     problem = make_problem(problem_name, dim)
     rows = []
     for sampler, n_seeds in seeds.items():
         runs = []
-        for seed in range(n_seeds):
+        for seed in range(first, first + n_seeds):
             runs.append(one_run(sampler, problem, dim, n_live, seed))
             if log:
                 print(f"{problem_name} d={dim} {sampler} seed {seed}: " + ", ".join(
@@ -72,11 +72,12 @@ def main() -> None:
     parser.add_argument("--official-seeds", type=int, default=3)
     parser.add_argument("--dynesty-seeds", type=int, default=2)
     parser.add_argument("--problems", nargs="+", default=["gaussian", "shells"])
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to split a run)")
     parser.add_argument("--log", action="store_true", help="print every run as it finishes")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = {"ggns-adaptive": args.seeds, "ggns-official": args.official_seeds, "dynesty": args.dynesty_seeds}
-    rows = [row for p in args.problems for row in bench(p, args.dim, args.n_live, seeds, args.log)]
+    rows = [row for p in args.problems for row in bench(p, args.dim, args.n_live, seeds, args.log, args.first_seed)]
     print(format_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]))
     for r in rows:
         if r["sampler"] == "ggns-adaptive":

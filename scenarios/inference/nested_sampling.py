@@ -360,7 +360,7 @@ def corner(cfg: NestedSamplingConfig, ctx: RunContext) -> dict[str, float]:
 
 
 PRESETS = {
-    "smoke": {"problems": ["gaussian", "mixture"], "dims": [2], "n_seeds": 2, "n_live": 24,
+    "smoke": {"problems": ["gaussian"], "dims": [2], "n_seeds": 2, "n_live": 24,
               "cases": ["rotated-1e3:3"], "dynesty": {"n_live": None}, "corner": {"n_live": 40}},
     "cpu": {},
     "paper": {"dims": [2, 4, 8, 16, 32, 64, 128], "n_seeds": 10, "n_live": 200, "dynesty": {"n_live": None},
