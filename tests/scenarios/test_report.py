@@ -110,3 +110,11 @@ def test_check_fails_after_a_table_is_edited_by_hand(two_runs, tmp_path, capsys)
     assert str(two_runs[0]) in capsys.readouterr().err
     assert report_main(["--write", str(doc)]) == 0 and report_main(["--check", str(doc)]) == 0
     assert "prose stays" in doc.read_text()
+
+
+def test_the_committed_results_page_matches_its_run_directories(monkeypatch) -> None:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "docs" / "results.md").exists():
+        pytest.skip("no docs/results.md in this checkout")
+    monkeypatch.chdir(root)  # the blocks name run directories relative to the repository root
+    assert report_main(["--check", "docs/results.md"]) == 0, "regenerate: python -m scenarios.report --write docs/results.md"
