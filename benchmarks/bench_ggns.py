@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-from agents.samplers import GGNS, run_dynesty
+from agents.samplers import GGNS, run_dynesty, run_nautilus
 from envs.inference import LikelihoodMeter, make_problem
 from scenarios.stats import format_table, mean_ci
 
@@ -30,6 +30,8 @@ def one_run(sampler: str, problem, dim: int, n_live: int, seed: int) -> dict:
         warnings.simplefilter("ignore", RuntimeWarning)  # a warning is kept in the result and counted below
         if sampler == "dynesty":
             r = run_dynesty(meter.log_likelihood, dim, problem.prior_transform, n_live=n_live, seed=seed)
+        elif sampler == "nautilus":  # its own default n_live (2000): it reuses every evaluation
+            r = run_nautilus(meter.log_likelihood, dim, problem.prior_transform, seed=seed)
         else:
             r = GGNS(meter.log_likelihood, dim, problem.prior_transform, n_live=n_live, seed=seed, progress=False,
                      kernel=sampler.split("-")[1]).run()
@@ -71,12 +73,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="seeds of the default (adaptive) kernel")
     parser.add_argument("--official-seeds", type=int, default=3)
     parser.add_argument("--dynesty-seeds", type=int, default=2)
+    parser.add_argument("--nautilus-seeds", type=int, default=0, help="the optional nautilus peer (its n_live 2000)")
     parser.add_argument("--problems", nargs="+", default=["gaussian", "shells"])
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to split a run)")
     parser.add_argument("--log", action="store_true", help="print every run as it finishes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    seeds = {"ggns-adaptive": args.seeds, "ggns-official": args.official_seeds, "dynesty": args.dynesty_seeds}
+    seeds = {"ggns-adaptive": args.seeds, "ggns-official": args.official_seeds, "dynesty": args.dynesty_seeds,
+             "nautilus": args.nautilus_seeds}
     rows = [row for p in args.problems for row in bench(p, args.dim, args.n_live, seeds, args.log, args.first_seed)]
     print(format_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]))
     for r in rows:

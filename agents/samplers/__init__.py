@@ -3,6 +3,7 @@
 from agents.samplers.dynesty_peer import run_dynesty
 from agents.samplers.evidence import EvidenceTracker
 from agents.samplers.hss import HSSConfig, galilean_slice_sampling, hamiltonian_slice_sampling, shrunk_covariance
+from agents.samplers.nautilus_peer import run_nautilus
 from agents.samplers.nested import GGNS, KERNELS, NestedSamplingResult, min_live_points
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "hamiltonian_slice_sampling",
     "min_live_points",
     "run_dynesty",
+    "run_nautilus",
     "shrunk_covariance",
 ]

@@ -31,7 +31,7 @@ import torch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 import envs  # noqa: F401  (registers recast/PosteriorQuery-v0)
-from agents.samplers import GGNS, KERNELS, HSSConfig, NestedSamplingResult, min_live_points, run_dynesty
+from agents.samplers import GGNS, KERNELS, HSSConfig, NestedSamplingResult, min_live_points, run_dynesty, run_nautilus
 from agents.samplers.dynesty_peer import dynesty_method
 from envs.inference import PROBLEMS, BudgetExhausted
 from scenarios.plotting import line_with_ci, save
@@ -40,7 +40,8 @@ from scenarios.rundir import RunContext
 from scenarios.stats import aggregate, ci_table, markdown_table
 from scenarios.validation import param
 
-SAMPLERS = ("ggns", "ggns-official", "dynesty")  # "ggns": the kernel of ggns.kernel (default adaptive)
+# "ggns": the kernel of ggns.kernel (default adaptive); "nautilus" is optional (pip install 'recast[sampling]')
+SAMPLERS = ("ggns", "ggns-official", "dynesty", "nautilus")
 
 
 @dataclass
@@ -64,6 +65,11 @@ class DynestySettings:
 
 
 @dataclass
+class NautilusSettings:
+    n_live: int = param(2000, ge=2, le=1_000_000)  # nautilus's default; it reuses every evaluation
+
+
+@dataclass
 class CornerSettings:
     problem: str = param("grid", choices=tuple(PROBLEMS))  # a 2-D multimodal problem (3×3 Gaussian grid)
     n_live: int = param(200, ge=2, le=1_000_000)
@@ -73,7 +79,7 @@ class CornerSettings:
 class NestedSamplingConfig:
     problems: list[str] = param(["gaussian", "shells", "mixture"], choices=tuple(PROBLEMS), nonempty=True)
     dims: list[int] = param([2, 4, 8, 16, 32], ge=1, le=10_000, nonempty=True)
-    samplers: list[str] = param(list(SAMPLERS), choices=SAMPLERS, nonempty=True)
+    samplers: list[str] = param(["ggns", "ggns-official", "dynesty"], choices=SAMPLERS, nonempty=True)
     # ill-conditioned / correlated problems beside the grid, as "problem:dim" (run for every sampler)
     cases: list[str] = param(["rotated-1e2:16", "rotated-1e3:16", "rotated-1e4:16", "rosenbrock:2"])
     n_seeds: int = param(5, ge=1, le=10_000)
@@ -82,6 +88,7 @@ class NestedSamplingConfig:
     budget: int = param(50_000_000, ge=1, le=10**13)
     ggns: GGNSSettings = field(default_factory=GGNSSettings)
     dynesty: DynestySettings = field(default_factory=DynestySettings)
+    nautilus: NautilusSettings = field(default_factory=NautilusSettings)
     corner: CornerSettings = field(default_factory=CornerSettings)
 
     def validate(self) -> None:
@@ -143,6 +150,8 @@ def run_sampler(sampler: str, cfg: NestedSamplingConfig, problem: str, dim: int,
             with warnings.catch_warnings():  # a poor-decorrelation warning goes into the row and the table instead
                 warnings.simplefilter("ignore", RuntimeWarning)
                 result = sampler_.run()
+        elif sampler == "nautilus":
+            result = run_nautilus(meter.log_likelihood, dim, prob.prior_transform, n_live=cfg.nautilus.n_live, seed=seed)
         else:
             d = cfg.dynesty
             result = run_dynesty(meter.log_likelihood, dim, prob.prior_transform, n_live=n_live, seed=seed,
@@ -153,7 +162,7 @@ def run_sampler(sampler: str, cfg: NestedSamplingConfig, problem: str, dim: int,
     wall = time.perf_counter() - start
     env.close()
     name = (f"ggns-{'official' if sampler == 'ggns-official' else cfg.ggns.kernel}" if sampler.startswith("ggns") else
-            f"dynesty-{dynesty_method(dim) if cfg.dynesty.sample == 'auto' else cfg.dynesty.sample}")
+            "nautilus" if sampler == "nautilus" else f"dynesty-{dynesty_method(dim) if cfg.dynesty.sample == 'auto' else cfg.dynesty.sample}")
     row = {
         "problem": problem, "dim": dim, "sampler": sampler, "method": name, "n_live": n_live, "seed": seed,
         "status": status,
@@ -252,7 +261,8 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
         for sampler in cfg.samplers:
             if hasattr(bar, "set_postfix_str"):
                 bar.set_postfix_str(f"{problem} d={dim} {sampler}")
-            n_live = cfg.n_live if sampler.startswith("ggns") else cfg.dynesty_n_live
+            n_live = cfg.n_live if sampler.startswith("ggns") else cfg.nautilus.n_live if sampler == "nautilus" \
+                else cfg.dynesty_n_live
             row, _ = run_sampler(sampler, cfg, problem, dim, seed, n_live, ctx.device)
             row["replicate"], row["case"] = r, (problem, dim) in cases
             rows.append(row)
@@ -273,7 +283,8 @@ def _run(cfg: NestedSamplingConfig, ctx: RunContext) -> ScenarioResult:
     for key, err in errors.items():
         table.append({
             "problem": err["problem"], "d": err["dim"], "sampler": err["method"],
-            "n_live": cfg.n_live if err["method"].startswith("ggns") else cfg.dynesty_n_live, "n": err["n"],
+            "n_live": (cfg.n_live if err["method"].startswith("ggns") else cfg.nautilus.n_live
+                       if err["method"] == "nautilus" else cfg.dynesty_n_live), "n": err["n"],
             "ln Z error": err["log_z_error"], "reported σ": err["log_z_err_reported"].split(" ±")[0],
             "actual scatter": f"{scatter.loc[key]:.3f}", "L calls": calls[key]["n_likelihood"],
             "∇L calls": calls[key]["n_gradient"], "L+∇L calls": calls[key]["calls"],

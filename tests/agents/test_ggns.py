@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -334,3 +335,17 @@ def test_dynesty_peer_on_the_same_meter() -> None:
     assert r.weights.sum() == pytest.approx(1.0)
     assert abs(r.log_z - problem.log_z) < 4 * math.sqrt(r.log_z_err**2 + r.information / 50)
     assert r.sampler == "dynesty-unif"
+
+
+def test_nautilus_peer_on_the_same_meter() -> None:
+    pytest.importorskip("nautilus")
+    from agents.samplers import run_nautilus
+
+    problem = make_problem("gaussian", 2)
+    meter = LikelihoodMeter(problem)
+    with warnings.catch_warnings():  # one small, briefly trained network keeps this a wiring test of seconds
+        warnings.simplefilter("ignore")
+        r = run_nautilus(meter.log_likelihood, 2, problem.prior_transform, n_live=50, seed=0, n_eff=200, n_like_max=800,
+                         n_networks=1, neural_network_kwargs={"max_iter": 50})
+    assert r.n_likelihood_evals == meter.n_likelihood <= 1000 and meter.n_gradient == 0  # wiring only: a short run
+    assert r.weights.sum() == pytest.approx(1.0) and r.sampler == "nautilus" and np.isfinite(r.log_z)
