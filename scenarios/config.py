@@ -43,7 +43,7 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
         validate = getattr(obj, "validate", None)
         if validate is not None:
             validate()  # the scenario's cross-field rules
-    except ValueError as err:
+    except (ValueError, TypeError, ArithmeticError) as err:  # a validate() that trips on nonsense is still bad input
         raise UsageError(f"invalid config for scenario '{scenario.name}': {err}") from None
     return obj
 

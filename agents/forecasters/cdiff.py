@@ -89,11 +89,11 @@ class CDiffConfig:
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"cdiff.{key} must be one of {allowed}, got '{getattr(self, key)}'")
-        if self.d_model % 4 or self.d_model % self.n_heads:
-            raise ValueError(f"cdiff.d_model ({self.d_model}) must be divisible by 4 and by n_heads ({self.n_heads})")
-        for key in ("n_steps", "batch_size", "train_steps", "eval_samples", "n_layers"):
+        for key in ("n_steps", "batch_size", "train_steps", "eval_samples", "n_layers", "n_heads", "d_model"):
             if getattr(self, key) < 1:
                 raise ValueError(f"cdiff.{key} must be >= 1, got {getattr(self, key)}")
+        if self.d_model % 4 or self.d_model % self.n_heads:
+            raise ValueError(f"cdiff.d_model ({self.d_model}) must be divisible by 4 and by n_heads ({self.n_heads})")
         if not self.lr > 0:
             raise ValueError(f"cdiff.lr must be > 0, got {self.lr}")
         if self.boxcox_scale_power is not None and not np.isfinite(self.boxcox_scale_power):

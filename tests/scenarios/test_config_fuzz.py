@@ -118,3 +118,22 @@ def test_list_prints_every_scenario_without_importing_torch() -> None:
     assert all(name in out.stdout for name in SCENARIOS)
     assert "unavailable" not in out.stdout
     assert dataclasses  # the module is used above through leaf_fields
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_agents_own_config_fields_never_raise_past_the_spine(name) -> None:
+    """Agent configs (no declared ranges: agents never import the spine) check themselves; whatever they make
+    of -1, 0 or a huge value, the spine turns it into a UsageError or accepts it — never a traceback."""
+    from scenarios.config import build_config
+    from scenarios.errors import UsageError
+
+    scenario = get_scenario(name)
+    for key, f, ftype in leaf_fields(scenario.config):
+        kind, depth = _numeric_kind(ftype)
+        if kind is None or field_check(f) is not None:
+            continue
+        for value in ("-1", "0", "1000000000000"):
+            try:
+                build_config(scenario, "smoke", [f"{key}={'[' * depth}{value}{']' * depth}"])
+            except UsageError:
+                pass
