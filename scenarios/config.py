@@ -24,8 +24,9 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
     OmegaConf's structured configs reject unknown keys and values of the wrong type.
     Raises UsageError with one line naming the problem.
     """
-    if preset not in PRESETS:
-        raise UsageError(f"unknown preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+    if preset not in scenario.presets:  # smoke, cpu, paper, and any the scenario adds (e.g. tpp's taobao)
+        choices = [*PRESETS, *sorted(set(scenario.presets) - set(PRESETS))]
+        raise UsageError(f"unknown preset '{preset}' for scenario '{scenario.name}'; choose one of: {', '.join(choices)}")
     for item in overrides:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():

@@ -52,7 +52,8 @@ class Scenario:
         description: one line for ``--list``.
         config: the dataclass type of the scenario's config; its defaults are the ``cpu`` preset.
         run: ``run(cfg, ctx) -> ScenarioResult``; ``ctx`` is a :class:`scenarios.rundir.RunContext`.
-        presets: preset name → nested dict of overrides applied over the dataclass defaults.
+        presets: preset name → nested dict of overrides applied over the dataclass defaults: smoke, cpu and
+            paper always, plus any named presets of the scenario's own (e.g. ``taobao``).
         main_metric: the metric a sweep plots against its first grid key.
         claim: the paper's claim and its verdict rule (:class:`scenarios.claims.Claim`), for the report.
     """

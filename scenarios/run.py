@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("name", nargs="?", help="scenario name (see --list)")
     parser.add_argument("overrides", nargs="*", help="dotted config overrides key=value")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
+    parser.add_argument("--preset", default="cpu", help=f"{', '.join(PRESETS)} or one the scenario adds (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--device", default=None, help="cpu | cuda | auto (default cpu; with --resume the run's)")
     parser.add_argument("--out", default=None, help="runs root (default ./runs or $RECAST_RUNS)")

@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grid", action="append", default=[], help="key=v1,v2,... (repeatable)")
     parser.add_argument("--seeds", type=int, default=3, help="replicate seeds per cell (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="root seed the replicate seeds derive from")
-    parser.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
+    parser.add_argument("--preset", default="cpu", help=f"{', '.join(PRESETS)} or one the scenario adds (default cpu)")
     parser.add_argument("--executor", default=None, help=f"one of {', '.join(EXECUTORS)} (default serial)")
     parser.add_argument("--address", default=None, help="Ray cluster address (e.g. auto, ray://host:10001)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (cuda: Ray asks one GPU per job)")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from omegaconf import OmegaConf
 
 from agents.forecasters import (
     CDiff,
@@ -399,6 +400,10 @@ PRESETS = {
         "torch_threads": 0,
     },
 }
+
+# the real-data protocol as named presets: --preset taobao (CPU budget) and --preset taobao_paper (a GPU)
+PRESETS["taobao"] = OmegaConf.to_container(OmegaConf.from_dotlist(TAOBAO_CPU))
+PRESETS["taobao_paper"] = OmegaConf.to_container(OmegaConf.from_dotlist(TAOBAO_PAPER))
 
 CLAIM = Claim(
     statement="CDiff forecasts the next N = 20 events better than the autoregressive IFTPP and a Hawkes MLE "

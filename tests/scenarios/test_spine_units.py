@@ -150,7 +150,7 @@ def test_config_keys_are_dotted() -> None:
 
 
 def test_unknown_preset(single_round) -> None:
-    with pytest.raises(UsageError, match="unknown preset 'huge'; choose one of: smoke, cpu, paper"):
+    with pytest.raises(UsageError, match="unknown preset 'huge' for scenario 'misinformation_single_round'; choose one of: smoke, cpu, paper"):
         build_config(single_round, "huge")
 
 

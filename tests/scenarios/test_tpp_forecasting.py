@@ -118,3 +118,18 @@ def test_taobao_runs_end_to_end(tmp_path) -> None:
     assert {r["model"] for r in summary["table"]} == {"cdiff", "cdiff_recast", "iftpp", "hawkes_mle"}
     text = (Path(summary["run_dir"]) / "table.md").read_text()
     assert "| CDiff | 44.621 | 2.653 | 0.551 | 125.69 |" in text  # the paper's numbers quoted beside ours
+
+
+def test_named_taobao_presets_are_the_real_data_protocol() -> None:
+    from scenarios.config import build_config
+    from scenarios.errors import UsageError
+    from scenarios.registry import get_scenario
+
+    scenario = get_scenario("tpp_forecasting")
+    cpu, paper = build_config(scenario, "taobao"), build_config(scenario, "taobao_paper")
+    assert (cpu.data.name, cpu.horizons, cpu.data.max_history, cpu.n_seeds) == ("taobao", [20], None, 3)
+    assert (paper.n_seeds, paper.n_samples, paper.cdiff.train_steps, paper.cdiff.batch_size) == (5, 7, 1000, 2048)
+    with pytest.raises(UsageError, match="choose one of: smoke, cpu, paper, taobao, taobao_paper"):
+        build_config(scenario, "taobao_gpu")
+    with pytest.raises(UsageError, match="for scenario 'sharpness'; choose one of: smoke, cpu, paper$"):
+        build_config(get_scenario("sharpness"), "taobao")
