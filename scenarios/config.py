@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import typing
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -11,7 +10,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from scenarios.errors import UsageError
 from scenarios.registry import PRESETS, Scenario
-from scenarios.validation import check_config
+from scenarios.validation import check_config, leaf_fields
 
 
 def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] | tuple[str, ...] = (),
@@ -26,7 +25,8 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
     """
     if preset not in scenario.presets:  # smoke, cpu, paper, and any the scenario adds (e.g. tpp's taobao)
         choices = [*PRESETS, *sorted(set(scenario.presets) - set(PRESETS))]
-        raise UsageError(f"unknown preset '{preset}' for scenario '{scenario.name}'; choose one of: {', '.join(choices)}")
+        raise UsageError(f"unknown preset '{preset}' for scenario '{scenario.name}'; "
+                         f"choose one of: {', '.join(choices)}")
     for item in overrides:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():
@@ -49,20 +49,9 @@ def build_config(scenario: Scenario, preset: str = "cpu", overrides: list[str] |
     return obj
 
 
-def config_keys(config_type: type, prefix: str = "") -> list[str]:
+def config_keys(config_type: type) -> list[str]:
     """All dotted keys of a dataclass config type (for error messages)."""
-    keys = []
-    try:  # f.type is a string under `from __future__ import annotations`
-        hints = typing.get_type_hints(config_type)
-    except (NameError, TypeError):
-        hints = {}
-    for f in dataclasses.fields(config_type):
-        ftype = hints.get(f.name, f.type)
-        if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
-            keys += config_keys(ftype, f"{prefix}{f.name}.")
-        else:
-            keys.append(prefix + f.name)
-    return keys
+    return [key for key, _, _ in leaf_fields(config_type)]
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

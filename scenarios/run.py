@@ -91,20 +91,8 @@ def execute(
             raise RunAborted(run_dir, "failed", err) from err
         finally:
             ctx.close()
-            if ctx.tracker is not None and record.summary["status"] != "running":
-                _finish_tracker(ctx.tracker, record.summary, run_dir)
         record.finish("complete", metrics=metrics, table=table)
-        if ctx.tracker is not None:
-            _finish_tracker(ctx.tracker, record.summary, run_dir)
     return {**record.summary, "run_dir": str(run_dir)}
-
-
-def _finish_tracker(tracker: Any, summary: dict[str, Any], run_dir: Path) -> None:
-    """A tracker mirrors the run; its failure is reported, never turned into a failed run."""
-    try:
-        tracker.finish(summary, run_dir)
-    except Exception as err:  # noqa: BLE001
-        print(f"warning: tracker could not record the run: {type(err).__name__}: {err}", file=sys.stderr)
 
 
 def resume(run_dir: Path, *, device: str | None = None, show_progress: bool = True) -> dict[str, Any]:

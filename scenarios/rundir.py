@@ -17,6 +17,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -313,6 +314,11 @@ class RunRecord:
                 write_text_atomic(self.ctx.run_dir / "error.txt", "".join(
                     traceback.format_exception(type(error), error, error.__traceback__)))
             self._write()
+        if self.ctx.tracker is not None:  # mirrors the final summary; its failure never fails the run
+            try:
+                self.ctx.tracker.finish(self.summary, self.ctx.run_dir)
+            except Exception as err:  # noqa: BLE001
+                print(f"warning: tracker could not record the run: {type(err).__name__}: {err}", file=sys.stderr)
 
     def _write(self) -> None:
         write_json(self.ctx.run_dir / "summary.json", self.summary)

@@ -168,9 +168,14 @@ def row_from_run_dir(job: SweepJob) -> dict[str, Any]:
     return row
 
 
+def grid_cells(grid: dict[str, list[str]]) -> list[tuple[tuple[str, str], ...]]:
+    """The Cartesian product of the grid as ((key, value), ...) cells; one empty cell without a grid."""
+    return [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
+
+
 def make_jobs(name: str, preset: str, grid: dict[str, list[str]], fixed: Sequence[str], replicate_seeds: list[int],
               device: str, out: Path, tracker: str | None = None) -> list[SweepJob]:
-    cells = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
+    cells = grid_cells(grid)
     return [
         SweepJob(name, preset, cell, tuple(fixed), s, device, str(out / "cells" / f"cell{i:03d}-seed{r}"), tracker)
         for i, cell in enumerate(cells) for r, s in enumerate(replicate_seeds)
@@ -203,8 +208,7 @@ def sweep(
     check_tracker(tracker)
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor '{executor}'; choose one of: {', '.join(EXECUTORS)}")
-    cells = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [()]
-    for cell in cells:  # validate every cell's config before running anything
+    for cell in grid_cells(grid):  # validate every cell's config before running anything
         build_config(scenario, preset, [*fixed, *(f"{k}={v}" for k, v in cell)])
     root = check_runs_root(runs_root if runs_root is not None else default_runs_root())
     out = new_run_dir(root / "sweeps", name, preset, root_seed)

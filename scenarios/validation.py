@@ -18,8 +18,10 @@ A scenario's ``validate()`` keeps only cross-field rules.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +89,9 @@ class Check:
         return None
 
 
+_UNDECLARED = Check(allow_none=True)  # fields without a declared range: still never NaN or ±inf
+
+
 def param(
     default: Any = dataclasses.MISSING,
     *,
@@ -103,7 +108,7 @@ def param(
     """A dataclass field with a declared range (a list default becomes a default_factory)."""
     if isinstance(default, (list, dict)):
         value, default = default, dataclasses.MISSING
-        default_factory = lambda: type(value)(value)  # noqa: E731  (a fresh copy per instance)
+        default_factory = lambda: copy.deepcopy(value)  # noqa: E731  (a fresh copy per instance)
     check = Check(ge=ge, gt=gt, le=le, lt=lt, choices=tuple(choices) if choices is not None else None,
                   nonempty=nonempty, allow_inf=allow_inf, allow_none=allow_none)
     return dataclasses.field(default=default, default_factory=default_factory, metadata={CHECK_KEY: check})
@@ -122,7 +127,7 @@ def check_config(cfg: Any, prefix: str = "") -> None:
             check_config(value, key + ".")
             continue
         check = field_check(f)
-        reason = check.problem(value) if check is not None else _undeclared_problem(value)
+        reason = (check or _UNDECLARED).problem(value)
         if reason is not None:
             shown = value if not isinstance(value, float) else f"{value:g}"
             raise ValueError(f"{key}={shown}: {reason}")
@@ -136,24 +141,12 @@ def _finite_problem(value: float, allow_inf: bool) -> str | None:
     return None
 
 
-def _undeclared_problem(value: Any) -> str | None:
-    """Fields without a declared range still never take NaN or ±inf."""
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            reason = _undeclared_problem(item)
-            if reason:
-                return f"element {i} {reason}"
-        return None
-    if isinstance(value, float):
-        return _finite_problem(value, allow_inf=False)
-    return None
-
-
 def leaf_fields(config_type: type, prefix: str = "") -> list[tuple[str, dataclasses.Field, Any]]:
-    """(dotted key, field, resolved type) for every leaf field of a config dataclass type (tests, docs)."""
-    import typing
-
-    hints = typing.get_type_hints(config_type)
+    """(dotted key, field, resolved type) for every leaf field of a config dataclass type (errors, tests)."""
+    try:  # f.type is a string under `from __future__ import annotations`
+        hints = typing.get_type_hints(config_type)
+    except (NameError, TypeError):
+        hints = {}
     out = []
     for f in dataclasses.fields(config_type):
         ftype = hints.get(f.name, f.type)
