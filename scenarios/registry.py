@@ -21,7 +21,8 @@ EXTRA_SCENARIOS_ENV = "RECAST_SCENARIOS"
 # top-level package → the project's extra that installs it (for the one-line error when it is missing)
 OPTIONAL_EXTRAS = {"dynesty": "sampling", "ultranest": "sampling", "nautilus": "sampling", "ale_py": "atari",
                    "gymnasium_robotics": "robotics", "mujoco": "robotics", "ray": "ray", "tensorboard": "tracking",
-                   "mlflow": "tracking", "minatar": "atari"}  # "name=package.module,name2=pkg.mod2": a user's own scenarios
+                   "mlflow": "tracking", "minatar": "atari",
+                   "captum": "audio", "espeakng_loader": "audio", "soundfile": "audio"}  # "name=package.module,name2=pkg.mod2": a user's own scenarios
 
 # name -> module defining SCENARIO. Add a line here when you add a scenario.
 SCENARIO_MODULES: dict[str, str] = {
