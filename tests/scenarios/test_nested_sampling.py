@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("dynesty")
@@ -59,3 +60,29 @@ def test_bad_config_is_a_usage_error(tmp_path) -> None:
         execute("nested_sampling", preset="smoke", runs_root=tmp_path, overrides=["cases=[rotated-1e3]"])
     with pytest.raises(UsageError, match="kernel"):
         execute("nested_sampling", preset="smoke", runs_root=tmp_path, overrides=["ggns.kernel=gradns"])
+
+
+def test_claim_reads_the_runs_csv_cell_it_names(tmp_path) -> None:
+    """The declared claim is decided on the d = 32 Gaussian replicates of runs.csv, paired by replicate."""
+    from scenarios.claims import FAILS, HOLDS
+    from scenarios.inference.nested_sampling import CLAIM
+
+    rows = []
+    for r in range(4):
+        for method, calls, err in (("ggns-adaptive", 1.7e5 + 1e3 * r, 0.3 + 0.1 * r),
+                                   ("dynesty-rslice", 1.2e6 + 1e4 * r, 1.0 + 0.05 * r)):
+            rows.append({"problem": "gaussian", "dim": 32, "method": method, "replicate": r, "seed": 100 + r,
+                         "calls": calls, "abs_log_z_error": err})
+            # another cell where dynesty wins must not leak into the verdict
+            rows.append({"problem": "shells", "dim": 32, "method": method, "replicate": r, "seed": 200 + r,
+                         "calls": 1e9 if method.startswith("ggns") else 1.0, "abs_log_z_error": 9.0})
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    overall, verdicts = CLAIM.judge([], tmp_path)
+    assert overall == HOLDS, verdicts
+    assert all("paired over 4 seeds" in v.evidence for v in verdicts)
+
+    worse = pd.DataFrame(rows)
+    worse.loc[(worse["method"] == "ggns-adaptive") & (worse["problem"] == "gaussian"), "abs_log_z_error"] = 2.0
+    worse.to_csv(tmp_path / "runs.csv", index=False)  # GGNS 2.0 vs dynesty ~1.07: more than 0.5 nats worse
+    overall, verdicts = CLAIM.judge([], tmp_path)
+    assert overall == FAILS and verdicts[1].verdict == FAILS
