@@ -5,6 +5,10 @@ A scene's caption lists its objects in index order, ``"<size> <colour> <shape>"`
 4j+3). Partial captions (``detail`` < 1) drop size/colour words at random: ``"red circle and square"``. Every
 content token knows its object (``token_object``) and hence its exact patch mask.
 Token id 0 is padding; captions are padded to ``max_len = 4 K - 1`` tokens (K = max objects).
+
+Single-object (partial) captions — Llip's caption diversity — name one object: ``"[size] [colour] shape"``. A
+caption is a *query* (size, colour, shape) with ``ANY`` (-1) for an unnamed attribute; it is valid for an image
+iff some object of the image matches every named attribute (:func:`describes`, exact ground truth).
 """
 
 from __future__ import annotations
@@ -121,3 +125,63 @@ def class_prompts() -> list[str]:
         s, c, h = class_attributes(label)
         out.append(f"{SIZES[s]} {COLOURS[c]} {SHAPES[h]}")
     return out
+
+
+ANY = -1  # an attribute a single-object caption does not name
+
+
+def object_queries(attributes: np.ndarray, n_objects: np.ndarray, rng: np.random.Generator, detail: float = 1.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """One object per scene, uniform over its present objects, and the (N, 3) query its partial caption names.
+
+    The shape is always named; size and colour words are each kept with probability ``detail`` (else ``ANY``).
+    Returns (target object (N,), query (N, 3)).
+    """
+    if not 0.0 <= detail <= 1.0:
+        raise ValueError(f"detail must be in [0, 1], got {detail}")
+    n = len(n_objects)
+    target = np.minimum((rng.random(n) * n_objects).astype(np.int64), n_objects - 1)
+    query = attributes[np.arange(n), target].copy()
+    if detail < 1.0:
+        query[:, :2][rng.random((n, 2)) >= detail] = ANY
+    return target, query
+
+
+def query_tokens(query: np.ndarray, vocab: Vocabulary = VOCAB, max_len: int = 3) -> np.ndarray:
+    """Token ids (M, max_len) of ``"[size] [colour] shape"`` captions of (M, 3) queries (``ANY`` words dropped)."""
+    query = np.asarray(query, dtype=np.int64)
+    if query.ndim != 2 or query.shape[1] != 3 or max_len < 3:
+        raise ValueError(f"query must be (M, 3) and max_len >= 3, got {query.shape}, {max_len}")
+    limits = np.array([len(SIZES), len(COLOURS), len(SHAPES)])
+    if ((query < ANY) | (query >= limits)).any() or (query[:, 2] == ANY).any():
+        raise ValueError("query attributes must be ANY (-1) or valid indices, and the shape must be named")
+    tables = [np.array([vocab.index[w] for w in names]) for names in (SIZES, COLOURS, SHAPES)]
+    words = np.stack([t[np.clip(query[:, c], 0, None)] for c, t in enumerate(tables)], axis=1)
+    keep = query >= 0
+    order = np.argsort(~keep, axis=1, kind="stable")  # named words first, in order
+    tokens = np.zeros((len(query), max_len), dtype=np.int64)
+    tokens[:, :3] = np.where(np.take_along_axis(keep, order, 1), np.take_along_axis(words, order, 1), vocab.pad_id)
+    return tokens
+
+
+def query_text(query: np.ndarray) -> list[str]:
+    """The caption text of each (M, 3) query."""
+    names = (SIZES, COLOURS, SHAPES)
+    return [" ".join(names[c][a] for c, a in enumerate(row) if a >= 0) for row in np.asarray(query)]
+
+
+def describes(query: np.ndarray, attributes: np.ndarray) -> np.ndarray:
+    """(N, M) bool: query m names some object of scene n (every named attribute matches; ``ANY`` matches all).
+
+    `attributes` is (N, K, 3) with -1 rows for absent objects (which match nothing).
+    """
+    query, attributes = np.asarray(query), np.asarray(attributes)
+    present = attributes[..., 2] >= 0  # (N, K)
+    match = (query[None, None] == ANY) | (attributes[:, :, None, :] == query[None, None])  # (N, K, M, 3)
+    return (match.all(-1) & present[..., None]).any(axis=1)
+
+
+def all_object_queries() -> np.ndarray:
+    """Every distinct single-object caption, (3 · 5 · 4 = 60, 3): size ∈ {ANY, sizes}, colour ∈ {ANY, colours}."""
+    grid = np.meshgrid(np.arange(-1, len(SIZES)), np.arange(-1, len(COLOURS)), np.arange(len(SHAPES)), indexing="ij")
+    return np.stack([g.ravel() for g in grid], axis=1).astype(np.int64)
