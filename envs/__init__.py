@@ -28,6 +28,9 @@ if importlib.util.find_spec("gymnasium_robotics") is not None:
                        kwargs={"task": "FetchReach-v4"}, max_episode_steps=50)
     gymnasium.register(id="recast/FetchPush-v0", entry_point="envs.goals.fetch:FetchGoalEnv",
                        kwargs={"task": "FetchPush-v4"}, max_episode_steps=50)
+if importlib.util.find_spec("mujoco") is not None:  # Gymnasium's MuJoCo Reacher-v5 behind a goal interface
+    gymnasium.register(id="recast/MujocoReacherGoal-v0", entry_point="envs.goals.mujoco_reacher:MujocoReacherGoalEnv",
+                       max_episode_steps=50)
 gymnasium.register(id="recast/MediaGrounding-v0", entry_point="envs.media.grounding_env:GroundingEnv")
 gymnasium.register(id="recast/MediaZeroShot-v0", entry_point="envs.media.zero_shot_env:ZeroShotEnv")
 gymnasium.register(id="recast/EventForecast-v0", entry_point="envs.events.forecast_env:EventForecastEnv")

@@ -14,7 +14,9 @@ from envs.goals.point import PointReachEnv
 from envs.goals.reacher import ReacherGoalEnv
 
 GOAL_ENV_IDS = ("recast/PointReach-v0", "recast/PointRooms-v0", "recast/ReacherGoal-v0")
+# MuJoCo worlds (the "robotics" extra): registered only when gymnasium-robotics / mujoco import
 FETCH_ENV_IDS = ("recast/FetchReach-v0", "recast/FetchPush-v0")
+MUJOCO_ENV_IDS = (*FETCH_ENV_IDS, "recast/MujocoReacherGoal-v0")
 
-__all__ = ["FETCH_ENV_IDS", "GOAL_ENV_IDS", "GoalDataset", "GoalReachingEnv", "PointReachEnv", "PointRoomsEnv",
+__all__ = ["FETCH_ENV_IDS", "GOAL_ENV_IDS", "MUJOCO_ENV_IDS", "GoalDataset", "GoalReachingEnv", "PointReachEnv", "PointRoomsEnv",
            "ReacherGoalEnv", "build_dataset", "from_awgcsl", "load_dataset"]

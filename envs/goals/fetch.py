@@ -4,8 +4,8 @@ Needs ``pip install -e ".[robotics]"`` (gymnasium-robotics 1.4.2 with ``mujoco<3
 every Fetch ``reset`` fails inside ``set_joint_qpos``, spec §7). ``envs/__init__.py`` registers
 ``recast/FetchReach-v0`` and ``recast/FetchPush-v0`` only when gymnasium-robotics is importable.
 
-Not exercised here: gymnasium-robotics is not installed in our environment, so this module is
-untested (its test is skipped).
+Tested when the extra is installed (the test extra installs it): ``check_env``, rewards, and the scripted
+experts' success rates (``tests/envs/test_goals.py``).
 """
 
 from __future__ import annotations
@@ -62,11 +62,40 @@ class FetchGoalEnv(gymnasium.Env[dict[str, np.ndarray], np.ndarray]):
         return self.inner.compute_reward(np.asarray(achieved_goal, float), np.asarray(desired_goal, float), info)
 
     def expert_action_from_obs(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """Scripted expert (FetchReach only): move the gripper straight at the goal, a = clip(10·(g − x), −1, 1)."""
-        if not self.task.startswith("FetchReach"):
-            raise NotImplementedError(f"no scripted expert for {self.task}; build a 'random' dataset instead")
+        """Scripted expert. FetchReach: move the gripper straight at the goal, a = clip(10·(g − x), −1, 1).
+
+        FetchPush (our stand-in for AWGCSL's trained-policy data): with u the unit vector from the object to
+        the goal in the table plane, travel above the table to the point 6 cm behind the object along −u,
+        descend to the object's height, then push along u (the gripper aims 4 cm past the object's centre);
+        hold still once the object is within 2 cm of the goal. Each phase is a P-controller
+        a = clip(10·(target − x), −1, 1) on the gripper position (the gripper is blocked in FetchPush).
+        """
+        o, goal = obs["observation"], obs["desired_goal"]
+        grip = o[:3]
         action = np.zeros(self.action_space.shape, np.float64)
-        action[:3] = np.clip(10.0 * (obs["desired_goal"] - obs["observation"][:3]), -1.0, 1.0)
+        if self.task.startswith("FetchReach"):
+            action[:3] = np.clip(10.0 * (goal - grip), -1.0, 1.0)
+            return action
+        if not self.task.startswith("FetchPush"):
+            raise NotImplementedError(f"no scripted expert for {self.task}; build a 'random' dataset instead")
+        obj = o[3:6]
+        to_goal = goal[:2] - obj[:2]
+        distance = float(np.linalg.norm(to_goal))
+        if distance < 0.02:
+            return action
+        u = to_goal / distance
+        rel = grip[:2] - obj[:2]
+        along, across = float(rel @ u), abs(float(rel[0] * u[1] - rel[1] * u[0]))
+        behind = obj[:2] - 0.06 * u
+        if along < -0.03 and across < 0.015 and abs(grip[2] - obj[2]) < 0.02:  # lined up behind it: push
+            target = np.r_[obj[:2] + 0.04 * u, obj[2]]
+        elif np.linalg.norm(grip[:2] - behind) < 0.015:  # above the push point: descend
+            target = np.r_[behind, obj[2]]
+        elif grip[2] > obj[2] + 0.05 or np.linalg.norm(rel) > 0.1:  # travel above the object
+            target = np.r_[behind, obj[2] + 0.08]
+        else:  # too close and too low: lift first
+            target = np.r_[grip[:2], obj[2] + 0.1]
+        action[:3] = np.clip(10.0 * (target - grip), -1.0, 1.0)
         return action
 
     def render(self):

@@ -58,7 +58,8 @@ def default_tasks() -> dict[str, TaskSettings]:
         "point_rooms": TaskSettings("recast/PointRooms-v0", 0.2, 1.0, 1),
         "reacher": TaskSettings("recast/ReacherGoal-v0", 0.2, 1.0, 5, wgcsl_target_every=10),
         "fetch_reach": TaskSettings("recast/FetchReach-v0", 1.0, 1.0, 1),  # needs the robotics extra
-        "fetch_push": TaskSettings("recast/FetchPush-v0", 0.0, 0.2, 20),  # random data only (no scripted expert)
+        "fetch_push": TaskSettings("recast/FetchPush-v0", 0.0, 0.2, 20),
+        "mujoco_reacher": TaskSettings("recast/MujocoReacherGoal-v0", 0.2, 1.0, 5, wgcsl_target_every=10),
     }
 
 
@@ -316,6 +317,8 @@ PRESETS = {
               "reverse": {"gru_hidden": 8, "gru_layers": 1, "dynamics_steps": 2, "dynamics_batch": 8,
                           "cvae_hidden": 8, "cvae_steps": 2, "cvae_batch": 16}},
     "cpu": {},
+    # the MuJoCo worlds (robotics extra): Fetch on gymnasium-robotics v4, Gymnasium's Reacher-v5 + goal wrapper
+    "mujoco": {"tasks": ["fetch_reach", "fetch_push", "mujoco_reacher"]},
     "paper": {"n_seeds": 10, "updates": 500_000, "eval_every": 2000, "eval_episodes": 100,
               "data": {"n_trajectories": 2000},
               "learner": {"hidden": [256, 256, 256], "batch_size": 512, "lr": 5e-4},
