@@ -30,7 +30,16 @@ type for each post; a user of type k sees the post with σ_k.
 
 Reach: besides seed-exposure rates, ``views_per_post``, ``misinformation_views`` (every exposure in the
 cascade, weighted by the post's m) and ``reach_platform_utility`` (v summed over every exposed user's
-action, per post) count the whole cascade.
+action, per post) count the whole cascade (``envs.social.dynamics.reach_outcomes``).
+
+Content vs beliefs (``envs.social.dynamics``): with ``content_from="cascade"`` the content update counts
+every share along the cascades (a post's weight is its reach) instead of seed shares; with
+``belief_rate`` λ > 0 each user holds their own belief b_i (initially their prior above), updated from
+their own feed, b_i ← (1 − λ) b_i + λ · (state frequencies of the posts i saw), and no longer follows
+the content prior: the network's structure (who sees which shares) then changes who obeys.
+
+Networks (``envs.social.networks``): the random families of ``GENERATED``, networkx's bundled real
+graphs (``BUNDLED``, by name) or any ``nx.Graph`` (e.g. ``read_graph_file``), relabelled 0..N−1.
 
 Default scheme: honest revelation of θ̂ (spec §6 baseline 2, ``full_revelation_scheme``); any scheme
 is deployed with ``set_scheme`` and stays fixed (it is not re-optimised as μ_t moves).
@@ -56,10 +65,13 @@ import scipy.sparse as sp
 from mesa.discrete_space import FixedAgent, Network
 
 from envs.social.cascade import propagate_cascades
+from envs.social.dynamics import belief_update, content_update, feed_counts, reach_outcomes
 from envs.social.game import NO_SHARE, SHARE, SocialGame, as_scheme, best_response, performative_update
+from envs.social.networks import GENERATED, GRAPHS, as_user_graph, build_graph, check_generated
 
-GRAPHS = ("erdos_renyi", "barabasi_albert", "watts_strogatz")
 STEP_MODES = ("vectorized", "agents")
+CONTENT_SOURCES = ("seeds", "cascade")
+DEFAULT_USERS = 1000
 REPORTERS = (
     "share_rate",
     "misinformation_share_rate",
@@ -70,6 +82,7 @@ REPORTERS = (
     "views_per_post",
     "misinformation_views",
     "reach_platform_utility",
+    "ignore_no_share_rate",
 )
 
 
@@ -152,17 +165,21 @@ class MisinformationModel(mesa.Model):
 
     Args:
         game: the single-round persuasion game (content prior μ_base, classifier Q, utilities).
-        n_users: number of users N (network nodes), ≥ 2.
+        n_users: number of users N (network nodes), ≥ 2, for a random family (default 1000); a real
+            graph brings its own N (then n_users must be None or equal to it).
         graph: "erdos_renyi" (G(N, p), p = avg_degree / (N − 1)), "barabasi_albert"
-            (m = round(avg_degree / 2)) or "watts_strogatz" (k = round(avg_degree), rewiring 0.1).
-        avg_degree: target mean degree.
+            (m = round(avg_degree / 2)), "watts_strogatz" (k = round(avg_degree), rewiring 0.1), the
+            name of a bundled real graph (``envs.social.networks.BUNDLED``) or an ``nx.Graph``.
+        avg_degree: target mean degree (random families only).
         posts_per_round: fresh posts per round, ≥ 1.
         view_probability: probability that a sharer exposes a given neighbour, in [0, 1].
         max_hops: propagation hops after the seed exposure (0 = seed exposures only).
         prior_concentration: None for homogeneous priors; else c > 0, user priors ~ Dirichlet(c · μ_base).
         user_types: None, or (K, S) type priors μ_k (exclusive with ``prior_concentration``).
         type_weights: (K,) share of users of each type; default uniform.
-        performative_eta: η ∈ [0, 1]; 0 keeps the world static.
+        performative_eta: η ∈ [0, 1]; 0 keeps the content static.
+        content_from: "seeds" (the spec's map from seed shares) or "cascade" (every share counts).
+        belief_rate: λ ∈ [0, 1]; 0: users' beliefs follow the content prior; > 0: from their own feeds.
         scheme: (Ŝ, 2) or (Ŝ,) P(recommend share | θ̂); default ``full_revelation_scheme(game)``.
             The scheme is fixed until ``set_scheme`` (it is not re-optimised when μ_t moves).
         step_mode: "vectorized" or "agents" (per-agent loop, the benchmark baseline).
@@ -170,7 +187,8 @@ class MisinformationModel(mesa.Model):
 
     Attributes:
         content_prior: (S,) current content distribution μ_t (μ_0 = ``game.prior`` = μ_base).
-        user_priors: (N, S) read-only current user priors (a broadcast of μ_t when homogeneous).
+        user_priors: (N, S) read-only current user priors (a broadcast of μ_t when homogeneous; each
+            user's own feed-formed belief when ``belief_rate`` > 0).
         scheme: (Ŝ, 2) the deployed public scheme φ(σ | θ̂) (type 0's when personalised).
         schemes: (1, Ŝ, 2) the public scheme, or (K, Ŝ, 2) personalised schemes.
         user_type: (N,) type of each user (all 0 without ``user_types``); type_priors: (K, S) current.
@@ -187,16 +205,17 @@ class MisinformationModel(mesa.Model):
             performative update) and ``share_given_state`` ((S,) empirical P(share | θ) at seed
             exposures, NaN for states with no post this round), the reach metrics (module docstring) and
             ``share_rate_by_type``, ``misinformation_share_rate_by_type``, ``platform_utility_by_type``
-            ((K,) seed-exposure rates per user type, NaN for a type without seed exposures).
-        datacollector: Mesa DataCollector, one row of the nine reporters per round.
+            ((K,) seed-exposure rates per user type, NaN for a type without seed exposures), and
+            ``ignore_no_share_rate`` (fraction of users who share even when told not to, this round).
+        datacollector: Mesa DataCollector, one row of the ten reporters per round.
     """
 
     def __init__(
         self,
         game: SocialGame,
         *,
-        n_users: int = 1000,
-        graph: str = "erdos_renyi",
+        n_users: int | None = None,
+        graph: str | nx.Graph = "erdos_renyi",
         avg_degree: float = 8.0,
         posts_per_round: int = 500,
         view_probability: float = 0.3,
@@ -205,27 +224,38 @@ class MisinformationModel(mesa.Model):
         user_types: np.ndarray | None = None,
         type_weights: np.ndarray | None = None,
         performative_eta: float = 0.0,
+        content_from: str = "seeds",
+        belief_rate: float = 0.0,
         scheme: np.ndarray | None = None,
         step_mode: str = "vectorized",
         rng: int | None = None,
     ) -> None:
-        _validate(n_users, graph, avg_degree, posts_per_round, view_probability, max_hops,
-                  prior_concentration, performative_eta, step_mode)
+        fixed_graph = _fixed_graph(graph, n_users)
+        if fixed_graph is None:
+            n_users = DEFAULT_USERS if n_users is None else n_users
+            check_generated(graph, n_users, avg_degree)
+        else:
+            n_users = fixed_graph.number_of_nodes()
+        _validate(posts_per_round, view_probability, max_hops, prior_concentration, performative_eta,
+                  content_from, belief_rate, step_mode)
         if user_types is not None and prior_concentration is not None:
             raise ValueError("user_types: give either user_types or prior_concentration, not both")
         type_priors = None if user_types is None else _check_types(user_types, type_weights, game.n_states)
         super().__init__(rng=rng)
         self.game = game
         self.n_users = int(n_users)
-        self.graph_kind = graph
+        self.graph_kind = graph if isinstance(graph, str) else "custom"
         self.posts_per_round = int(posts_per_round)
         self.view_probability = float(view_probability)
         self.max_hops = int(max_hops)
         self.performative_eta = float(performative_eta)
+        self.content_from = content_from
+        self.belief_rate = float(belief_rate)
         self.step_mode = step_mode
 
         # World: follower network, one user per node, adjacency cached for the hot path.
-        self.G = _build_graph(graph, self.n_users, avg_degree, seed=int(self.rng.integers(2**31)))
+        graph_seed = int(self.rng.integers(2**31))  # drawn either way: the same streams for every graph
+        self.G = fixed_graph if fixed_graph is not None else build_graph(graph, self.n_users, avg_degree, graph_seed)
         self.grid = Network(self.G, capacity=1, random=self.random)
         cells = [self.grid[node] for node in range(self.n_users)]
         self.users: list[UserAgent] = list(
@@ -248,7 +278,11 @@ class MisinformationModel(mesa.Model):
             self.type_tilt = np.divide(priors, self.base_prior, out=np.zeros_like(priors), where=self.base_prior > 0)
             self.user_type = _assign_types(weights, self.n_users, self.rng)
         self.n_types = 1 if self.type_tilt is None else self.type_tilt.shape[0]
+        self.user_beliefs: np.ndarray | None = None
         self._refresh_user_priors()
+        if self.belief_rate > 0.0:  # from now on each user's own belief, moved only by their feed
+            self.user_beliefs = np.array(self.user_priors, dtype=float)
+            self.user_priors = self.user_beliefs
         self.set_scheme(full_revelation_scheme(game) if scheme is None else scheme)
 
         # Per-user counters (read through the agents' properties) and per-round metrics.
@@ -279,6 +313,13 @@ class MisinformationModel(mesa.Model):
     def decision_table(self) -> np.ndarray:
         """(N, 2) bool: does user i share after signal σ (from their own scheme)? Vectorised over users."""
         game = self.game
+        if self.user_beliefs is not None:  # own beliefs: one vectorised best response per scheme group
+            table = np.empty((self.n_users, 2), dtype=bool)
+            for group, scheme in enumerate(self.schemes):
+                members = self.signal_group == group
+                table[members] = best_response(self.user_beliefs[members], game.confusion, scheme,
+                                               game.user_utility) == SHARE
+            return table
         if self.type_tilt is not None:  # K types: one best response per type, gathered per user
             table = np.stack([best_response(self.type_priors[k], game.confusion,
                                             self.schemes[k if self.personalised else 0], game.user_utility)
@@ -309,8 +350,8 @@ class MisinformationModel(mesa.Model):
             signal = (rng.random(n_posts) < self.scheme[prediction, SHARE]).astype(np.int64)
         seeds = rng.integers(0, self.n_users, n_posts)
 
-        record = propagate_cascades(self.adjacency, seeds, signal, self.decision_table(),
-                                    self.view_probability, self.max_hops, rng,
+        table = self.decision_table()
+        record = propagate_cascades(self.adjacency, seeds, signal, table, self.view_probability, self.max_hops, rng,
                                     signal_group=self.signal_group if self.personalised else None)
 
         sharers, shared_posts = record.user[record.shared], record.post[record.shared]
@@ -319,8 +360,8 @@ class MisinformationModel(mesa.Model):
         self.user_misinformation_shares += np.bincount(
             sharers, weights=game.misinformation[state[shared_posts]], minlength=self.n_users
         )
-        self._finish_round(state, seeds, record.seed_shared, np.bincount(shared_posts, minlength=n_posts),
-                           np.bincount(record.post, minlength=n_posts), record.n_decisions, record.max_depth)
+        self._finish_round(state, seeds, record.seed_shared, record.post, record.user, record.shared,
+                           record.max_depth, table)
 
     def _step_agents(self) -> None:
         """The per-agent loop: post by post, a breadth-first cascade in which every exposed agent
@@ -338,22 +379,29 @@ class MisinformationModel(mesa.Model):
         states, predictions = range(game.n_states), range(game.n_predictions)
         prior_cdf = list(itertools.accumulate(self.content_prior))
         confusion_cdf = [list(itertools.accumulate(row)) for row in game.confusion]
-        state_of_post, seed_users, seed_shared, sharers_per_post, views_per_post = [], [], [], [], []
-        n_decisions = max_depth = 0
+        state_of_post, seed_users, seed_shared = [], [], []
+        exposure_post, exposure_user, exposure_shared = [], [], []  # one entry per exposure (= decision)
+        max_depth = 0
 
-        for _ in range(self.posts_per_round):
+        for post in range(self.posts_per_round):
             state = rnd.choices(states, cum_weights=prior_cdf)[0]
             prediction = rnd.choices(predictions, cum_weights=confusion_cdf[state])[0]
             signals = [SHARE if rnd.random() < scheme[prediction, SHARE] else NO_SHARE for scheme in self.schemes]
             misinformation = float(game.misinformation[state])
 
+            def expose(user: UserAgent) -> bool:
+                shares = decide(user, signals[self.signal_group[user.index]]) == SHARE
+                user.record(shares, misinformation)
+                exposure_post.append(post)
+                exposure_user.append(user.index)
+                exposure_shared.append(shares)
+                return shares
+
             seed = rnd.choice(self.users)
-            seed_action = decide(seed, signals[self.signal_group[seed.index]])
-            seed.record(seed_action == SHARE, misinformation)
-            n_decisions += 1
+            seed_action = expose(seed)
             exposed = {seed}
-            frontier = [seed] if seed_action == SHARE else []
-            n_sharers, hop = len(frontier), 0
+            frontier = [seed] if seed_action else []
+            hop = 0
             while frontier and hop < self.max_hops:  # breadth-first, one hop per iteration
                 hop += 1
                 next_frontier = []
@@ -363,34 +411,30 @@ class MisinformationModel(mesa.Model):
                             continue
                         exposed.add(neighbour)
                         max_depth = max(max_depth, hop)
-                        n_decisions += 1
-                        shares = decide(neighbour, signals[self.signal_group[neighbour.index]]) == SHARE
-                        neighbour.record(shares, misinformation)
-                        if shares:
+                        if expose(neighbour):
                             next_frontier.append(neighbour)
-                n_sharers += len(next_frontier)
                 frontier = next_frontier
 
             state_of_post.append(state)
             seed_users.append(seed.index)
-            seed_shared.append(seed_action == SHARE)
-            sharers_per_post.append(n_sharers)
-            views_per_post.append(len(exposed))
+            seed_shared.append(seed_action)
 
         self._finish_round(np.array(state_of_post), np.array(seed_users), np.array(seed_shared),
-                           np.array(sharers_per_post), np.array(views_per_post), n_decisions, max_depth)
+                           np.array(exposure_post, dtype=np.int64), np.array(exposure_user, dtype=np.int64),
+                           np.array(exposure_shared, dtype=bool), max_depth, self.decision_table())
 
     # ------------------------------------------------------------------ shared bookkeeping
     def _finish_round(self, state: np.ndarray, seed_users: np.ndarray, seed_shared: np.ndarray,
-                      sharers_per_post: np.ndarray, views_per_post: np.ndarray, n_decisions: int,
-                      max_depth: int) -> None:
-        """Round metrics from per-post outcomes, DataCollector row, then the performative update."""
+                      exposure_post: np.ndarray, exposure_user: np.ndarray, exposure_shared: np.ndarray,
+                      max_depth: int, table: np.ndarray) -> None:
+        """Round metrics from the posts and every exposure, DataCollector row, then content and belief
+        dynamics (``envs.social.dynamics``)."""
         game = self.game
         misinformation = game.misinformation[state]
         action = seed_shared.astype(np.int64)
         seed_type = self.user_type[seed_users]
         per_type = lambda x: _group_mean(x, seed_type, self.n_types)  # noqa: E731
-        v_share, v_none = game.platform_utility[state, SHARE], game.platform_utility[state, NO_SHARE]
+        reach = reach_outcomes(exposure_post, exposure_shared, state, game.misinformation, game.platform_utility)
         posts_per_state = np.bincount(state, minlength=game.n_states)
         shares_per_state = np.bincount(state, weights=action, minlength=game.n_states)
         share_given_state = np.divide(shares_per_state, posts_per_state,
@@ -399,17 +443,17 @@ class MisinformationModel(mesa.Model):
         self.last_round = {
             "share_rate": float(action.mean()),
             "misinformation_share_rate": float((action * misinformation).mean()),
-            "mean_cascade_size": float(sharers_per_post.mean()),
+            "mean_cascade_size": float(reach.sharers.mean()),
             "misinformation_cascade_size": (  # sharers per post, posts weighted by misinformation level
-                float((misinformation * sharers_per_post).sum() / misinformation_mass)
+                float((misinformation * reach.sharers).sum() / misinformation_mass)
                 if misinformation_mass > 0 else 0.0
             ),
             "platform_utility": float(game.platform_utility[state, action].mean()),
-            "n_decisions": float(n_decisions),
-            "views_per_post": float(views_per_post.mean()),
-            "misinformation_views": float((misinformation * views_per_post).mean()),
-            "reach_platform_utility": float((sharers_per_post * v_share
-                                             + (views_per_post - sharers_per_post) * v_none).mean()),
+            "n_decisions": float(exposure_post.size),
+            "views_per_post": float(reach.views.mean()),
+            "misinformation_views": float(reach.misinformation_views.mean()),
+            "reach_platform_utility": float(reach.platform_utility.mean()),
+            "ignore_no_share_rate": float(table[:, NO_SHARE].mean()),
             "share_rate_by_type": per_type(action),
             "misinformation_share_rate_by_type": per_type(action * misinformation),
             "platform_utility_by_type": per_type(game.platform_utility[state, action]),
@@ -420,12 +464,22 @@ class MisinformationModel(mesa.Model):
         self.datacollector.collect(self)
 
         if self.performative_eta > 0.0:
-            observed = np.nan_to_num(share_given_state, nan=0.0)  # no posts of θ ⇒ none of θ shared
-            prior, degenerate = performative_update(self.content_prior, self.base_prior, observed,
-                                                    self.performative_eta)
+            if self.content_from == "cascade":  # every share along the cascades counts
+                shares = np.bincount(state[exposure_post[exposure_shared]], minlength=game.n_states)
+                prior, degenerate = content_update(self.content_prior, self.base_prior, shares,
+                                                   self.performative_eta)
+            else:
+                observed = np.nan_to_num(share_given_state, nan=0.0)  # no posts of θ ⇒ none of θ shared
+                prior, degenerate = performative_update(self.content_prior, self.base_prior, observed,
+                                                        self.performative_eta)
             self.content_prior = prior / prior.sum()
             self.last_round["performative_degenerate"] = float(degenerate)
-            self._refresh_user_priors()
+            if self.user_beliefs is None:
+                self._refresh_user_priors()
+        if self.user_beliefs is not None and self.belief_rate > 0.0:
+            counts = feed_counts(exposure_user, state[exposure_post], self.n_users, game.n_states)
+            self.user_beliefs = belief_update(self.user_beliefs, counts, self.belief_rate)
+            self.user_priors = self.user_beliefs
 
     def _refresh_user_priors(self) -> None:
         """user_priors (read-only): μ_t for everyone, or μ_t · w_i renormalised per user (per type)."""
@@ -501,32 +555,32 @@ def _dirichlet_tilt(base_prior: np.ndarray, concentration: float, n_users: int, 
     return tilt
 
 
-def _build_graph(kind: str, n: int, avg_degree: float, seed: int) -> nx.Graph:
-    """The follower network, from an explicitly seeded networkx generator (nodes 0..n−1)."""
-    if kind == "erdos_renyi":
-        return nx.fast_gnp_random_graph(n, avg_degree / (n - 1), seed=seed)  # G(n, p) in O(n + m)
-    if kind == "barabasi_albert":
-        return nx.barabasi_albert_graph(n, int(round(avg_degree / 2)), seed=seed)
-    return nx.watts_strogatz_graph(n, int(round(avg_degree)), 0.1, seed=seed)
+def _fixed_graph(graph: str | nx.Graph, n_users: int | None) -> nx.Graph | None:
+    """The given or bundled network relabelled 0..N−1, or None for a random family (drawn later)."""
+    if isinstance(graph, str):
+        if graph not in GRAPHS:
+            raise ValueError(f"graph: unknown graph {graph!r}; expected one of {GRAPHS} or an nx.Graph")
+        if graph in GENERATED:
+            return None
+        fixed = build_graph(graph, 0, 0.0, 0)
+    elif isinstance(graph, nx.Graph):
+        fixed = as_user_graph(graph)
+    else:
+        raise ValueError(f"graph: expected a graph name or an nx.Graph, got {type(graph).__name__}")
+    if fixed.number_of_nodes() < 2:
+        raise ValueError(f"graph: need at least 2 nodes, got {fixed.number_of_nodes()}")
+    if n_users is not None and n_users != fixed.number_of_nodes():
+        raise ValueError(f"n_users: the graph has {fixed.number_of_nodes()} nodes, got n_users={n_users}")
+    return fixed
 
 
-def _validate(n_users: int, graph: str, avg_degree: float, posts_per_round: int, view_probability: float,
-              max_hops: int, prior_concentration: float | None, performative_eta: float, step_mode: str) -> None:
+def _validate(posts_per_round: int, view_probability: float, max_hops: int, prior_concentration: float | None,
+              performative_eta: float, content_from: str, belief_rate: float, step_mode: str) -> None:
     """Raise ValueError naming the offending argument."""
-    if graph not in GRAPHS:
-        raise ValueError(f"graph: unknown graph {graph!r}; expected one of {GRAPHS}")
     if step_mode not in STEP_MODES:
         raise ValueError(f"step_mode: unknown mode {step_mode!r}; expected one of {STEP_MODES}")
-    if int(n_users) != n_users or n_users < 2:
-        raise ValueError(f"n_users must be an integer >= 2, got {n_users}")
-    if not np.isfinite(avg_degree) or avg_degree <= 0:
-        raise ValueError(f"avg_degree must be positive, got {avg_degree}")
-    if graph == "erdos_renyi" and avg_degree > n_users - 1:
-        raise ValueError(f"avg_degree must be <= n_users - 1 = {n_users - 1} for erdos_renyi, got {avg_degree}")
-    if graph == "barabasi_albert" and not 1 <= round(avg_degree / 2) < n_users:
-        raise ValueError(f"avg_degree: barabasi_albert needs 1 <= round(avg_degree/2) < n_users, got {avg_degree}")
-    if graph == "watts_strogatz" and not 2 <= round(avg_degree) < n_users:
-        raise ValueError(f"avg_degree: watts_strogatz needs 2 <= round(avg_degree) < n_users, got {avg_degree}")
+    if content_from not in CONTENT_SOURCES:
+        raise ValueError(f"content_from: unknown source {content_from!r}; expected one of {CONTENT_SOURCES}")
     if int(posts_per_round) != posts_per_round or posts_per_round < 1:
         raise ValueError(f"posts_per_round must be an integer >= 1, got {posts_per_round}")
     if not 0.0 <= view_probability <= 1.0:
@@ -537,3 +591,5 @@ def _validate(n_users: int, graph: str, avg_degree: float, posts_per_round: int,
         raise ValueError(f"prior_concentration must be None or positive, got {prior_concentration}")
     if not 0.0 <= performative_eta <= 1.0:
         raise ValueError(f"performative_eta must lie in [0, 1], got {performative_eta}")
+    if not 0.0 <= belief_rate <= 1.0:
+        raise ValueError(f"belief_rate must lie in [0, 1], got {belief_rate}")

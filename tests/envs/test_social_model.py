@@ -9,7 +9,8 @@ import pytest
 
 from envs.social.cascade import propagate_cascades
 from envs.social.game import NO_SHARE, SHARE, SocialGame
-from envs.social.model import GRAPHS, MisinformationModel, UserAgent, full_revelation_scheme
+from envs.social.model import MisinformationModel, UserAgent, full_revelation_scheme
+from envs.social.networks import GENERATED
 
 GAME = SocialGame.default()
 FRACTIONAL = np.array([0.2, 1.0, 0.5, 0.7])
@@ -28,7 +29,7 @@ def small(**kwargs) -> MisinformationModel:
 
 
 # ---------------------------------------------------------------- construction and interface
-@pytest.mark.parametrize("graph", GRAPHS)
+@pytest.mark.parametrize("graph", GENERATED)
 def test_each_graph_builds_with_n_users(graph):
     model = small(graph=graph, n_users=150)
     assert model.G.number_of_nodes() == 150
@@ -83,7 +84,8 @@ def test_same_seed_same_data_different_seed_different_data(step_mode):
     assert not frames[0].equals(frames[2])
     assert list(frames[0].columns) == ["share_rate", "misinformation_share_rate", "mean_cascade_size",
                                        "misinformation_cascade_size", "platform_utility", "n_decisions",
-                                       "views_per_post", "misinformation_views", "reach_platform_utility"]
+                                       "views_per_post", "misinformation_views", "reach_platform_utility",
+                                       "ignore_no_share_rate"]
 
 
 # ---------------------------------------------------------------- seed exposures = the single-round game
