@@ -19,6 +19,42 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class KVCache:
+    """Keys and values of the tokens a causal :class:`Block` has seen, (B, heads, T, head_dim) each.
+
+    Incremental decoding: ``block(x_new, causal=True, cache=c)`` attends from the new tokens to every cached
+    token and to the new ones before them, then appends the new keys/values; the outputs equal the new rows
+    of an uncached causal forward over the whole sequence. With ``capacity`` the buffers are allocated once
+    and written in place (no quadratic re-copying; for decoding without gradients).
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity, self.length = capacity, 0
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new = self.length + keys.shape[2]
+        if self.capacity is None:
+            first = self.keys is None
+            self.keys = keys if first else torch.cat([self.keys, keys], 2)
+            self.values = values if first else torch.cat([self.values, values], 2)
+        else:
+            if new > self.capacity:
+                raise ValueError(f"KV cache full: {new} tokens > capacity {self.capacity}")
+            if self.keys is None:
+                b, h, _, d = keys.shape
+                self.keys = keys.new_empty(b, h, self.capacity, d)
+                self.values = values.new_empty(b, h, self.capacity, d)
+            self.keys[:, :, self.length:new] = keys
+            self.values[:, :, self.length:new] = values
+        self.length = new
+        return self.keys[:, :, :new], self.values[:, :, :new]
+
+
 class Block(nn.Module):
     """Pre-LN transformer block: x + MHA(LN(x)), then x + MLP(LN(x)) with GELU."""
 
@@ -33,13 +69,24 @@ class Block(nn.Module):
         hidden = int(width * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
-        """`key_mask` (B, T) bool: True for tokens that may be attended to (padding = False)."""
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None, causal: bool = False,
+                cache: KVCache | None = None) -> torch.Tensor:
+        """`key_mask` (B, T) bool: True for tokens that may be attended to (padding = False).
+
+        `cache` (optional, causal only): x holds the next tokens after those in the cache, which grows by them;
+        `key_mask` then covers the cached and the new tokens.
+        """
         b, t, w = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        past = 0
+        if cache is not None:
+            if not causal:
+                raise ValueError("a KV cache needs causal=True")
+            past = len(cache)
+            k, v = cache.append(k, v)
         mask = None if key_mask is None else key_mask[:, None, None, :]
         if causal:
-            tri = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+            tri = torch.ones(t, past + t, dtype=torch.bool, device=x.device).tril(diagonal=past)
             mask = tri if mask is None else mask & tri
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, w))

@@ -1,0 +1,1 @@
+"""Atari-family scenarios (DART: ``atari_tokens``)."""

@@ -1,0 +1,314 @@
+"""``atari_tokens``: DART (token-attending policy learning in imagination) vs IRIS-style decode-then-CNN+LSTM vs
+SB3 PPO / DQN at equal real env steps, on MinAtar (``cpu``) or the Atari 100k protocol (``paper``, ``game=``).
+
+Per game × replicate seed × method: train for ``epochs × steps_per_epoch`` real agent steps, evaluating every
+``eval_every`` epochs on ``eval_episodes`` test episodes (temperature 0.5 for the model-based policies, IRIS);
+the final evaluation is the score. A uniform-random policy gives the chance level. Atari games also get
+human-normalised scores (mean / median / IQM / optimality gap with stratified-bootstrap CIs, superhuman count).
+
+Claim under test (Agarwal et al., ICML 2024, at small scale): the token policy learns at least as well as
+decode-then-convolve at equal env steps while skipping frame decoding, and both beat PPO/DQN at this budget;
+removing positional encodings or masking 50 % of the observation tokens hurts (``ablations`` preset).
+Reconstructed parts (DART's code is unreleased): sizes are IRIS's or ours (see docs/atari_tokens.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+
+import gymnasium
+import numpy as np
+import pandas as pd
+import torch
+
+import envs  # noqa: F401  (registers recast/Atari100k-v0 and recast/MinAtar-v0)
+from envs.atari.ale import ATARI_100K_GAMES, ale_games, rom_id
+from envs.atari.minatar_env import MINATAR_GAMES
+from envs.atari.scores import REFERENCE_SCORES, aggregate_hns
+from scenarios.atari import figures
+from scenarios.atari.baselines import make_sb3, sb3_chooser
+from scenarios.atari.buffer import ReplayBuffer
+from scenarios.atari.model_based import (MODEL_BASED, Actor, Collector, ModelBasedAgent, PolicyTrain,
+                                         TokenizerTrain, WorldModelTrain, evaluate, timed)
+from scenarios.claims import Better, Claim
+from scenarios.errors import UsageError
+from scenarios.registry import Scenario, ScenarioResult
+from scenarios.rundir import RunContext
+from scenarios.seeding import torch_threads
+from scenarios.stats import ci_table, markdown_table
+from scenarios.validation import param
+
+METHODS = (*MODEL_BASED, "ppo", "dqn", "random")
+LABELS = {"dart": "DART (token policy)", "dart_no_pos": "DART w/o positional enc.",
+          "dart_mask50": "DART, 50 % obs tokens masked", "iris": "IRIS-style (decode + CNN-LSTM)",
+          "ppo": "SB3 PPO", "dqn": "SB3 DQN", "random": "random policy"}
+
+
+@dataclass
+class AtariTokensConfig:
+    games: list[str] = field(default_factory=lambda: ["breakout", "space_invaders"])  # MinAtar or ALE names
+    game: str = ""  # one game (MinAtar or any ALE ROM, e.g. Pong): replaces `games`
+    methods: list[str] = param(["dart", "iris", "ppo", "dqn", "random"], choices=METHODS, nonempty=True)
+    n_seeds: int = param(3, ge=1, le=1000)
+    epochs: int = param(10, ge=1, le=100_000)
+    steps_per_epoch: int = param(400, ge=1, le=10_000_000)  # real agent steps per epoch (IRIS 200)
+    n_envs: int = param(4, ge=1, le=256)  # parallel collection envs
+    eval_every: int = param(2, ge=1, le=100_000)  # epochs
+    eval_episodes: int = param(8, ge=1, le=1000)
+    eval_temperature: float = param(0.5, gt=0, le=100)  # IRIS test temperature
+    eval_max_steps: int = param(1000, ge=1, le=27_000)  # agent steps per test episode (27 000 = 108k frames)
+    checkpoint_every: int = param(0, ge=0, le=100_000)  # epochs (0: only after each finished run)
+    torch_threads: int = param(1, ge=0, le=1024)
+    tokenizer: TokenizerTrain = field(default_factory=TokenizerTrain)
+    world_model: WorldModelTrain = field(default_factory=WorldModelTrain)
+    policy: PolicyTrain = field(default_factory=PolicyTrain)
+
+    def game_list(self) -> list[str]:
+        return [self.game] if self.game else list(self.games)
+
+    def validate(self) -> None:
+        for game in self.game_list():
+            suite_of(game)
+        if not self.game_list():
+            raise ValueError("games must name at least one game")
+        if self.n_seeds < 2:
+            raise ValueError(f"n_seeds must be >= 2 for a confidence interval, got {self.n_seeds}")
+        if self.world_model.width % self.world_model.heads or self.policy.width % self.policy.heads:
+            raise ValueError("world_model.width and policy.width must be divisible by their heads")
+        if 64 % 2 ** len(self.policy.cnn_channels):
+            raise ValueError("policy.cnn_channels: at most 6 conv + max-pool stages on 64 × 64 frames")
+
+
+def suite_of(game: str) -> str:
+    """'minatar' or 'atari'; ValueError listing every valid name otherwise."""
+    if game in MINATAR_GAMES:
+        return "minatar"
+    try:
+        rom_id(game)
+    except ValueError:
+        raise ValueError(f"unknown game '{game}'; valid names: MinAtar {', '.join(MINATAR_GAMES)}; "
+                         f"ALE {', '.join(ale_games())}") from None
+    return "atari"
+
+
+def make_env(game: str, mode: str = "train") -> gymnasium.Env:
+    if suite_of(game) == "minatar":
+        return gymnasium.make("recast/MinAtar-v0", game=game)
+    return gymnasium.make("recast/Atari100k-v0", game=game, mode=mode)
+
+
+def hns_name(game: str) -> str | None:
+    """The Atari 100k table's name for an ALE game, if it is one of the 26."""
+    return next((g for g in ATARI_100K_GAMES if suite_of(game) == "atari" and rom_id(g) == rom_id(game)), None)
+
+
+def _fingerprint(cfg: AtariTokensConfig) -> str:
+    return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+
+
+def train_model_based(cfg: AtariTokensConfig, ctx: RunContext, method: str, game: str, rep: int, seed: int,
+                      save) -> tuple[list[dict], dict]:
+    """One DART / IRIS-style run; returns the learning curve and artefacts for the figures."""
+    envs_ = [make_env(game) for _ in range(cfg.n_envs)]
+    agent = ModelBasedAgent(method, envs_[0].action_space.n, cfg.tokenizer, cfg.world_model, cfg.policy,
+                            ctx.device, seed)
+    buffer, curve, first_epoch = ReplayBuffer(), [], 1
+    partial = save.partial((game, rep, method))
+    if partial is not None:  # resume inside this run: models, optimisers, buffer, curve, RNG
+        for name, part in agent.modules().items():
+            part.load_state_dict(partial[name])
+        buffer.load_state_dict(partial["buffer"])
+        curve, first_epoch = list(partial["curve"]), partial["epoch"] + 1
+        torch.set_rng_state(partial["torch_rng"])
+        agent.rng = np.random.default_rng([seed, first_epoch])
+    collector = Collector(envs_, seed + 1000 * first_epoch)
+    actor = Actor(agent.tokenizer, agent.policy, cfg.n_envs, ctx.device)
+    eval_envs = [make_env(game, "test") for _ in range(cfg.eval_episodes)]
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        collector.collect(buffer, lambda o, n: actor.act(o, n, agent.rng, cfg.policy.epsilon, 1.0),
+                          cfg.steps_per_epoch)
+        record = {"phase": "train", "game": game, "method": method, "seed": rep, "epoch": epoch,
+                  "env_steps": len(buffer)}
+        for part, start, fn in (("tokenizer", cfg.tokenizer.start_epoch, agent.train_tokenizer),
+                                ("world_model", cfg.world_model.start_epoch, agent.train_world_model),
+                                ("policy", cfg.policy.start_epoch, agent.train_policy)):
+            if epoch >= start:
+                losses, seconds = timed(lambda: fn(buffer))
+                record.update({f"{part}_{k}": v for k, v in losses.items()}, **{f"{part}_s": seconds})
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            evaluator = Actor(agent.tokenizer, agent.policy, len(eval_envs), ctx.device)
+            returns = evaluate(eval_envs, lambda o, n: evaluator.act(o, n, agent.rng, 0.0, cfg.eval_temperature),
+                               seed + 10_000 + epoch, cfg.eval_max_steps)
+            record["eval_return"] = float(np.mean(returns))
+            curve.append({"game": game, "method": LABELS[method], "seed": rep, "env_steps": len(buffer),
+                          "return": float(np.mean(returns))})
+        ctx.log(record)
+        if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0 and epoch < cfg.epochs:
+            save.checkpoint({"key": [game, rep, method], "epoch": epoch, "curve": curve, "buffer": buffer.state_dict(),
+                             "torch_rng": torch.get_rng_state(),
+                             **{name: part.state_dict() for name, part in agent.modules().items()}})
+    artefacts = figures.model_artefacts(agent, buffer, cfg.policy.horizon) if rep == 0 else {}
+    return curve, artefacts
+
+
+def train_model_free(cfg: AtariTokensConfig, ctx: RunContext, method: str, game: str, rep: int, seed: int
+                     ) -> list[dict]:
+    """SB3 PPO / DQN (or the random policy) evaluated at the same env-step marks as the model-based runs."""
+    eval_envs = [make_env(game, "test") for _ in range(cfg.eval_episodes)]
+    curve, steps = [], 0
+    rng = np.random.default_rng(seed)
+    model = None
+    if method != "random":
+        total = cfg.epochs * cfg.steps_per_epoch
+        model = make_sb3(method, [lambda: make_env(game) for _ in range(cfg.n_envs)], seed, ctx.device, total)
+    for epoch in range(1, cfg.epochs + 1):
+        if model is not None:
+            model.learn(cfg.steps_per_epoch, reset_num_timesteps=False)
+        steps += cfg.steps_per_epoch
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            n_actions = eval_envs[0].action_space.n
+            choose = sb3_chooser(model) if model is not None else (lambda o, _n: rng.integers(0, n_actions, len(o)))
+            returns = evaluate(eval_envs, choose, seed + 10_000 + epoch, cfg.eval_max_steps)
+            curve.append({"game": game, "method": LABELS[method], "seed": rep, "env_steps": steps,
+                          "return": float(np.mean(returns))})
+            ctx.log({"phase": "eval", "game": game, "method": method, "seed": rep, "env_steps": steps,
+                     "eval_return": float(np.mean(returns))})
+    return curve
+
+
+class Checkpoints:
+    """The run's checkpoint: finished rows/curves/artefacts and, optionally, the run in training."""
+
+    def __init__(self, cfg: AtariTokensConfig, ctx: RunContext):
+        self.ctx, self.fingerprint = ctx, _fingerprint(cfg)
+        saved = ctx.load_checkpoint()
+        if saved is not None and saved.get("config") != self.fingerprint:
+            raise UsageError(f"{ctx.path('checkpoint.pt')} was written by another config; start a new run "
+                             "(nothing was overwritten)")
+        saved = saved or {"rows": [], "curves": [], "artefacts": {}, "partial": None}
+        self.rows, self.curves, self.artefacts = saved["rows"], saved["curves"], saved["artefacts"]
+        self._partial = saved["partial"]
+
+    def partial(self, key: tuple) -> dict | None:
+        return self._partial if self._partial is not None and tuple(self._partial["key"]) == key else None
+
+    def checkpoint(self, partial: dict | None) -> None:
+        self.ctx.save_checkpoint({"config": self.fingerprint, "rows": self.rows, "curves": self.curves,
+                                  "artefacts": self.artefacts, "partial": partial})
+
+
+def run(cfg: AtariTokensConfig, ctx: RunContext) -> ScenarioResult:
+    with torch_threads(cfg.torch_threads if ctx.device == "cpu" else 0):
+        return _run(cfg, ctx)
+
+
+def _run(cfg: AtariTokensConfig, ctx: RunContext) -> ScenarioResult:
+    save = Checkpoints(cfg, ctx)
+    done = {(r["game"], r["seed"], r["method"]) for r in save.rows}
+    seeds = ctx.seeds.replicates(cfg.n_seeds)
+    jobs = [(g, rep, m) for g in cfg.game_list() for rep in range(cfg.n_seeds) for m in cfg.methods]
+    for game, rep, method in ctx.progress(jobs, desc="atari_tokens"):
+        if (game, rep, method) in done:
+            continue
+        seed, start = seeds[rep], time.perf_counter()
+        if method in MODEL_BASED:
+            curve, artefacts = train_model_based(cfg, ctx, method, game, rep, seed, save)
+            if artefacts:
+                save.artefacts[f"{game}/{method}"] = artefacts
+        else:
+            curve = train_model_free(cfg, ctx, method, game, rep, seed)
+        row = {"game": game, "method": method, "seed": rep, "return": curve[-1]["return"],
+               "env_steps": curve[-1]["env_steps"], "train_s": time.perf_counter() - start}
+        ctx.log({"phase": "result", **row})
+        save.rows.append(row)
+        save.curves += curve
+        save.checkpoint(None)
+    return _report(cfg, ctx, save)
+
+
+def _report(cfg: AtariTokensConfig, ctx: RunContext, save: Checkpoints) -> ScenarioResult:
+    df, curves = pd.DataFrame(save.rows), pd.DataFrame(save.curves)
+    df["hns"] = [float((r - REFERENCE_SCORES[n][0]) / (REFERENCE_SCORES[n][1] - REFERENCE_SCORES[n][0]))
+                 if (n := hns_name(g)) else np.nan for g, r in zip(df["game"], df["return"])]
+    df.to_csv(ctx.path("results.csv"), index=False)
+    curves.to_csv(ctx.path("curves.csv"), index=False)
+    table = ci_table(df.assign(method=df["method"].map(LABELS)), ["game", "method"], ["return", "train_s"], digits=2)
+    chance = df[df["method"] == "random"].groupby("game")["return"].mean()
+    for row in table:
+        game = row["game"]
+        row["random policy (chance)"] = f"{chance[game]:.2f}" if game in chance else "not run"
+    lines = [markdown_table(table), "",
+             f"Final test return (mean ± 95 % CI over {cfg.n_seeds} seeds, {cfg.eval_episodes} test episodes each, "
+             f"≤ {cfg.eval_max_steps} agent steps) after {cfg.epochs * cfg.steps_per_epoch} real agent steps; "
+             "train_s = wall seconds per run. Model-based policies act at temperature "
+             f"{cfg.eval_temperature:g}; PPO samples its policy; DQN is ε-greedy (ε = 0.05)."]
+    hns_rows = _hns_table(df)
+    if hns_rows:
+        lines += ["", "Human-normalised scores (stratified-bootstrap 95 % CIs):", "", markdown_table(hns_rows)]
+    ctx.path("table.md").write_text("\n".join(lines) + "\n")
+    figures.learning_curves(curves, ctx.path("learning_curves.png"))
+    for key, art in save.artefacts.items():
+        game, method = key.split("/")
+        figures.strips(art, ctx.path(f"tokens_{game}_{method}.png"), f"{game}: {LABELS[method]}")
+    metrics = {f"{g}_{m}_return": float(v) for (g, m), v in df.groupby(["game", "method"])["return"].mean().items()}
+    return ScenarioResult(metrics=metrics, table=table + hns_rows)
+
+
+def _hns_table(df: pd.DataFrame) -> list[dict]:
+    rows = []
+    atari = df[df["hns"].notna()]
+    for method, part in atari.groupby("method", sort=False):
+        scores = {hns_name(g): p.sort_values("seed")["return"].to_numpy() for g, p in part.groupby("game")}
+        if len({len(v) for v in scores.values()}) != 1:
+            continue
+        agg = aggregate_hns(scores, rng=np.random.default_rng(0))
+        rows.append({"method": LABELS[method], "games": len(scores),
+                     **{k: f"{agg[k]:.3f} [{agg[k + '_low']:.3f}, {agg[k + '_high']:.3f}]"
+                        for k in ("mean", "median", "iqm", "optimality_gap")},
+                     "superhuman": int(agg["superhuman"])})
+    return rows
+
+
+SMALL_AGENT = {"tokenizer": {"channels": 8, "codebook_size": 32, "embed_dim": 8, "batch": 8, "steps": 2},
+               "world_model": {"width": 16, "depth": 1, "heads": 2, "batch": 2, "seq_len": 3, "steps": 2},
+               "policy": {"width": 16, "depth": 1, "heads": 2, "cnn_channels": [4, 4, 4, 4], "lstm_hidden": 16,
+                          "batch": 2, "burn_in": 2, "horizon": 2, "steps": 2}}
+
+PRESETS = {
+    "smoke": {"games": ["breakout"], "n_seeds": 2, "epochs": 3, "steps_per_epoch": 32, "n_envs": 2, "eval_every": 3,
+              "eval_episodes": 2, "eval_max_steps": 30, **SMALL_AGENT},
+    "cpu": {},
+    "ablations": {"games": ["breakout"], "methods": ["dart", "dart_no_pos", "dart_mask50", "random"]},
+    "paper": {"games": list(ATARI_100K_GAMES), "n_seeds": 5, "epochs": 500, "steps_per_epoch": 200, "n_envs": 1,
+              "eval_every": 5, "eval_episodes": 16, "eval_max_steps": 27_000, "checkpoint_every": 25,
+              "torch_threads": 0, "methods": ["dart", "iris", "ppo", "dqn", "random"],
+              "tokenizer": {"channels": 64, "n_down": 4, "codebook_size": 512, "embed_dim": 512, "lr": 1e-4,
+                            "batch": 256, "steps": 200, "start_epoch": 5},
+              "world_model": {"width": 256, "depth": 10, "heads": 4, "dropout": 0.1, "lr": 1e-4, "batch": 64,
+                              "seq_len": 20, "steps": 200, "start_epoch": 25},
+              "policy": {"width": 256, "depth": 3, "heads": 4, "cnn_channels": [32, 32, 64, 64], "lstm_hidden": 512,
+                         "lr": 1e-4, "batch": 64, "burn_in": 20, "horizon": 20, "gamma": 0.995, "steps": 200,
+                         "start_epoch": 50}},
+}
+
+CLAIM = Claim(
+    statement="At equal env steps the token policy learns at least as well as decode-then-convolve, and both beat "
+              "PPO/DQN at this budget",
+    source="Agarwal, Andrews, Ebrahimi Kahou, ICML 2024 (DART)",
+    rules=tuple(Better("return", a, b, where=(("game", g),)) for g in ("breakout", "space_invaders")
+                for a, b in (("dart", "iris"), ("dart", "ppo"), ("dart", "dqn"))),
+    chance={"return": "the random policy's return, measured in the same run (column 'random policy (chance)')"},
+)
+
+SCENARIO = Scenario(
+    name="atari_tokens",
+    description="DART token policy vs IRIS-style decode+CNN-LSTM vs SB3 PPO/DQN on MinAtar / Atari 100k",
+    config=AtariTokensConfig,
+    run=run,
+    presets=PRESETS,
+    main_metric="breakout_dart_return",
+    claim=CLAIM,
+)
