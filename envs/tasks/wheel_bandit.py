@@ -54,6 +54,17 @@ def sample_rewards(rng: np.random.Generator, x: np.ndarray, delta: float) -> np.
     return means + std * rng.standard_normal(means.shape)
 
 
+def sample_wheel_tasks(rng: np.random.Generator, batch_size: int, n_points: int,
+                       delta_range: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Meta-training data for bandit models (LBANP protocol): per task δ ~ U(delta_range), then n contexts,
+    uniformly random arms and their rewards. Returns x (B, n, 2), arm (B, n) int, reward (B, n) float64."""
+    deltas = rng.uniform(*delta_range, size=batch_size)
+    x = sample_contexts(rng, batch_size * n_points).reshape(batch_size, n_points, 2)
+    arms = rng.integers(0, N_ARMS, size=(batch_size, n_points))
+    rewards = np.stack([sample_rewards(rng, xi, d) for xi, d in zip(x, deltas)])
+    return x, arms, np.take_along_axis(rewards, arms[..., None], axis=-1)[..., 0]
+
+
 class WheelBanditEnv(gymnasium.Env):
     """Gymnasium wheel bandit: a fresh context each step, reward of the pulled arm, exact regret in ``info``."""
 

@@ -1,0 +1,1 @@
+"""Meta-learning scenarios: neural processes conditioned on context sets (``neural_processes``)."""
