@@ -82,6 +82,25 @@ def kronecker_confusion(states: PostStates, misinformation_accuracy: float, popu
     return np.kron(q_m, q_p)
 
 
+def random_garbling(n: int, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, n) row-stochastic G = (1 − g) I + g R with rows of R ~ Dirichlet(1, …, 1).
+
+    Q·G is a Blackwell garbling of Q (θ̂ is re-drawn through G): a platform that sees Q's prediction can
+    simulate Q·G, so its optimal utility can only be lower under Q·G (spec §4.2).
+    """
+    if not (np.isfinite(strength) and 0.0 < strength <= 1.0):
+        raise ValueError(f"strength must lie in (0, 1], got {strength}")
+    return (1.0 - strength) * np.eye(n) + strength * rng.dirichlet(np.ones(n), size=n)
+
+
+def garbling_chain(confusion: np.ndarray, steps: int, strength: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """[Q, Q G_1, Q G_1 G_2, …] (steps + 1 classifiers): each one a garbling of the one before."""
+    chain = [np.asarray(confusion, float)]
+    for _ in range(int(steps)):
+        chain.append(chain[-1] @ random_garbling(chain[-1].shape[1], strength, rng))
+    return chain
+
+
 def popularity_user_utility(states: PostStates, misinformation_aversion: float = 0.0) -> np.ndarray:
     """(S, 2) user utility: sharing pays 2p − 1 (±1 for unpopular/popular) minus aversion · m."""
     share = 2.0 * states.popularity - 1.0 - misinformation_aversion * states.misinformation
@@ -170,6 +189,11 @@ class SocialGame:
 
     def with_prior(self, prior: np.ndarray) -> SocialGame:
         return SocialGame(np.asarray(prior, float), self.confusion, self.user_utility, self.platform_utility,
+                          self.misinformation, self.state_names)
+
+    def with_confusion(self, confusion: np.ndarray) -> SocialGame:
+        """The same game observed through another classifier Q (rows P(θ̂ | θ))."""
+        return SocialGame(self.prior, np.asarray(confusion, float), self.user_utility, self.platform_utility,
                           self.misinformation, self.state_names)
 
     def outcomes(self, scheme: np.ndarray, user_prior: np.ndarray | None = None) -> Outcomes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -14,11 +15,9 @@ from agents.persuasion import (
     tag_only_scheme,
     threshold_flagging_scheme,
 )
-from envs.social import SocialGame
+from envs.social import GENERATED, GRAPHS, SocialGame, read_graph_file
 from envs.social.model import MisinformationModel
 from scenarios.validation import param
-
-GRAPHS = ("erdos_renyi", "barabasi_albert", "watts_strogatz")
 
 
 @dataclass
@@ -55,8 +54,11 @@ class GameConfig:
 class NetworkConfig:
     """The simulated social network (Mesa model) that plays each round."""
 
-    n_users: int = param(1000, ge=2, le=1_000_000)
-    graph: str = param("erdos_renyi", choices=GRAPHS)  # erdos_renyi | barabasi_albert | watts_strogatz
+    n_users: int = param(1000, ge=2, le=1_000_000)  # random families; a real graph brings its own size
+    # erdos_renyi | barabasi_albert | watts_strogatz | karate_club | les_miserables | florentine_families |
+    # davis_southern_women (networkx's bundled real graphs)
+    graph: str = param("erdos_renyi", choices=GRAPHS)
+    graph_file: str | None = param(None, allow_none=True)  # edge list or .graphml; replaces `graph` when set
     avg_degree: float = param(8.0, gt=0, le=10_000)
     posts_per_round: int = param(1000, ge=1, le=10_000_000)
     view_probability: float = param(0.3, ge=0, le=1)  # a follower sees a share with this probability
@@ -68,6 +70,8 @@ class NetworkConfig:
     def validate(self) -> None:
         if self.graph not in GRAPHS:
             raise ValueError(f"network.graph must be one of {', '.join(GRAPHS)}, got '{self.graph}'")
+        if self.graph_file is not None:
+            file_graph(self.graph_file, "network.")
         if self.n_users < 2 or self.posts_per_round < 1 or self.rounds < 1:
             raise ValueError("network.n_users >= 2, network.posts_per_round >= 1 and network.rounds >= 1 required")
         if not 0.0 <= self.view_probability <= 1.0:
@@ -76,13 +80,27 @@ class NetworkConfig:
     def build(self, game: SocialGame, scheme: np.ndarray, seed: int, performative_eta: float = 0.0,
               user_types: np.ndarray | None = None, type_weights: np.ndarray | None = None):
         """The Mesa model; ``user_types`` (K type priors) replaces ``prior_concentration`` when given."""
+        graph = file_graph(self.graph_file) if self.graph_file is not None else self.graph
         return MisinformationModel(
-            game, n_users=self.n_users, graph=self.graph, avg_degree=self.avg_degree,
+            game, n_users=self.n_users if graph in GENERATED else None, graph=graph, avg_degree=self.avg_degree,
             posts_per_round=self.posts_per_round, view_probability=self.view_probability,
             max_hops=self.max_hops, prior_concentration=None if user_types is not None else self.prior_concentration,
             user_types=user_types, type_weights=type_weights,
             performative_eta=performative_eta, scheme=scheme, rng=seed,
         )
+
+
+def file_graph(path: str, prefix: str = ""):
+    """The network read from an edge-list or GraphML file (cached); ValueError naming ``prefix + graph_file``."""
+    try:
+        return _read_graph(path)
+    except ValueError as err:
+        raise ValueError(f"{prefix}{err}") from None
+
+
+@lru_cache(maxsize=8)
+def _read_graph(path: str):
+    return read_graph_file(path)
 
 
 def optimal_scheme(game: SocialGame) -> np.ndarray:

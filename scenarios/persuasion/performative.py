@@ -23,16 +23,31 @@ misinformation shared and platform utility vs the spread of the users' priors, f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from agents.persuasion.performative import PerformativeOptimum, performatively_optimal_scheme
-from envs.social import SocialGame, performative_update
+from envs.social import SocialGame
 from scenarios.claims import Better, Claim
 from scenarios.persuasion.common import GameConfig, NetworkConfig, optimal_scheme
+from scenarios.persuasion.exact_dynamics import (
+    PERTURBED,
+    Trajectory,
+    fixed_point_sensitivity,
+    perturbation_test,
+    platform_policy,
+    run_dynamics,
+    sensitivity_summary,
+)
+from scenarios.persuasion.networks import (
+    GraphFamiliesConfig,
+    network_figure,
+    network_metrics,
+    network_table,
+    run_networks,
+)
 from scenarios.persuasion.sensitivity import (
     SensitivityConfig,
     run_sensitivity,
@@ -66,11 +81,15 @@ class PerformativeConfig:
     simulate: bool = True
     optimum_starts: int = param(4, ge=0, le=1000)  # random SLSQP starts of the performative optimum
     optimum_slack: float = param(0.01, ge=0, le=1)  # ε of the second, margin-protected performative optimum
+    # §5.3: sizes ‖δ‖∞ of the perturbations of μ*, μ_base and Q (n_perturbations draws each)
+    fixed_point_deltas: list[float] = param([0.002, 0.02], gt=0, le=0.1, nonempty=True)
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
+    networks: GraphFamiliesConfig = field(default_factory=GraphFamiliesConfig)
 
     def validate(self) -> None:
         self.game.validate()
         self.network.validate()
+        self.networks.validate()
         self.sensitivity.validate(self.game.prior)
         for eta in [self.eta, *self.etas]:
             if not 0.0 < eta <= 1.0:
@@ -79,93 +98,6 @@ class PerformativeConfig:
             raise ValueError(f"accuracies must be a non-empty list in [0, 1], got {self.accuracies}")
         if self.max_rounds < 2 or self.tol <= 0 or self.n_seeds < 2:
             raise ValueError("max_rounds >= 2, tol > 0 and n_seeds >= 2 required")
-
-
-def uninformative_scheme(game: SocialGame) -> np.ndarray:
-    """No intervention: the same recommendation for every θ̂, so users act on their prior."""
-    return np.ones(game.n_predictions)
-
-
-def platform_policy(name: str, base: SocialGame, scheme: np.ndarray | None = None
-                    ) -> Callable[[SocialGame], np.ndarray]:
-    """The platform's scheme as a function of the current game; ``optimal`` deploys ``scheme`` forever."""
-    if scheme is not None:  # a stationary scheme (the performative optima)
-        return lambda game: scheme
-    if name == "resolve":
-        return optimal_scheme
-    if name == "fixed":
-        round0 = optimal_scheme(base)
-        return lambda game: round0
-    return uninformative_scheme
-
-
-@dataclass
-class Trajectory:
-    priors: np.ndarray  # (T + 1, S)
-    misinformation: np.ndarray  # (T,) P(share ∧ misinformation) per round
-    utility: np.ndarray  # (T,) platform utility per round
-    converged_at: int | None  # first t with ‖μ_{t+1} − μ_t‖∞ < tol
-    cycle: int | None  # period of a detected cycle when not converged
-
-    def settled(self, values: np.ndarray) -> float:
-        """Where a per-round quantity settles: its last value, or its mean over the final cycle."""
-        return float(values[-self.cycle:].mean() if self.cycle else values[-1])
-
-    def settled_utility(self) -> float:
-        return self.settled(self.utility)
-
-    def describe(self) -> str:
-        if self.converged_at is not None:
-            return f"converged in {self.converged_at}"
-        return f"cycle of period {self.cycle}" if self.cycle else f"no convergence in {len(self.misinformation)}"
-
-
-def run_dynamics(base: SocialGame, eta: float, platform: str, max_rounds: int, tol: float,
-                 start: np.ndarray | None = None, scheme: np.ndarray | None = None) -> Trajectory:
-    """Iterate the performative map from `start` (default μ_base) until convergence or max_rounds."""
-    policy = platform_policy(platform, base, scheme)
-    prior = base.prior if start is None else start
-    priors, mis, util, converged = [prior], [], [], None
-    for t in range(max_rounds):
-        game = base.with_prior(prior)
-        out = game.outcomes(policy(game))
-        mis.append(out.p_share_and_misinformation)
-        util.append(out.platform_utility)
-        prior_next, _ = performative_update(prior, base.prior, out.share_given_state, eta)
-        priors.append(prior_next)
-        if np.max(np.abs(prior_next - prior)) < tol:
-            converged = t + 1
-            break
-        prior = prior_next
-    priors_arr = np.array(priors)
-    cycle = None if converged is not None else _cycle_period(priors_arr)
-    return Trajectory(priors_arr, np.array(mis), np.array(util), converged, cycle)
-
-
-def _cycle_period(priors: np.ndarray, atol: float = 1e-8) -> int | None:
-    for p in range(2, len(priors) // 2):
-        if len(priors) > 2 * p and np.all(np.abs(priors[-p:] - priors[-2 * p:-p]) < atol):
-            return p
-    return None
-
-
-def perturbation_test(base: SocialGame, eta: float, fixed_point: np.ndarray, cfg: PerformativeConfig,
-                      rng: np.random.Generator) -> tuple[float, float]:
-    """Restart the re-solving dynamics from perturbed fixed points.
-
-    Returns (fraction that return to within 1e-6 of μ*, largest ‖μ_end − μ*‖∞).
-    """
-    returned, worst = 0, 0.0
-    for _ in range(cfg.n_perturbations):
-        direction = rng.normal(size=fixed_point.size)
-        direction -= direction.mean()  # stay on the simplex's plane
-        start = np.clip(fixed_point + cfg.perturbation * direction / np.abs(direction).max(), 0.0, None)
-        start /= start.sum()
-        end = run_dynamics(base, eta, "resolve", cfg.max_rounds, cfg.tol, start).priors[-1]
-        distance = float(np.abs(end - fixed_point).max())
-        returned += distance < 1e-6
-        worst = max(worst, distance)
-    return returned / cfg.n_perturbations, worst
 
 
 def performative_optimum(base: SocialGame, eta: float, cfg: PerformativeConfig, stable: Trajectory,
@@ -195,6 +127,7 @@ def simulate_platform(cfg: PerformativeConfig, base: SocialGame, platform: str, 
                      float(model.last_round["misinformation_share_rate"]),
                      "platform_utility": float(model.last_round["platform_utility"]),
                      "misinformation_views": float(model.last_round["misinformation_views"]),
+                     "reach_platform_utility": float(model.last_round["reach_platform_utility"]),
                      **{f"prior_{n}": float(p) for n, p in zip(base.state_names, model.content_prior)}})
     return pd.DataFrame(rows)
 
@@ -218,7 +151,7 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
                    "final_prior": np.round(traj.priors[-1], 6).tolist()}
             if platform == "resolve" and traj.converged_at is not None:
                 row["stable_fraction"], row["max_return_distance"] = perturbation_test(
-                    base, eta, traj.priors[-1], cfg, rng)
+                    base, eta, traj.priors[-1], cfg.perturbation, cfg.n_perturbations, cfg.max_rounds, cfg.tol, rng)
             grid_rows.append(row)
             ctx.log({k: v for k, v in row.items()})
             if acc is None:
@@ -268,6 +201,23 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
     sensitivity_figures(sens_analytic, sens_sim, ctx)
     _figures(cfg, ctx, trajectories, grid, sims)
 
+    # §5.3: where the re-solving dynamics settle when μ*, μ_base or Q move by δ (exact).
+    stability = fixed_point_sensitivity(base, cfg.eta, trajectories["resolve"], cfg.fixed_point_deltas,
+                                        cfg.n_perturbations, cfg.max_rounds, cfg.tol,
+                                        ctx.seeds.generator("fixed_point_sensitivity"))
+    stability.to_csv(ctx.path("fixed_point_sensitivity.csv"), index=False)
+    line_with_ci(stability.assign(δ=[f"δ = {x:g}" for x in stability["size"]]), "δ", "distance", "perturbed",
+                 ctx.path("fixed_point_sensitivity.png"), xlabel="perturbation size ‖δ‖∞ (categories)", ylabel="‖μ_end − μ*‖∞ (mean ± 95% CI over draws)",
+                 title=f"Where the re-solving platform's dynamics settle after a perturbation (η = {cfg.eta})")
+
+    # Networks that matter: reach, content from every share, beliefs from each user's feed, by graph family.
+    network_rounds = pd.DataFrame()
+    if cfg.networks.simulate:
+        network_rounds, families = run_networks(cfg.networks, cfg.network, base, cfg.eta, cfg.sensitivity.slack, ctx)
+        network_rounds.to_csv(ctx.path("network_rounds.csv"), index=False)
+        families.to_csv(ctx.path("network_families.csv"), index=False)
+        network_figure(network_rounds, cfg.networks.settle_rounds, ctx.path("network_families.png"))
+
     # The headline table: the performative platforms, then the knife-edge sensitivity (one round).
     ref = grid[grid.cell == "reference"].set_index("platform")
     names = {"resolve": "resolve (stable)", "fixed": "fixed round-0", "none": "none", OPTIMAL: "performative optimum",
@@ -285,15 +235,22 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
         if not sims.empty:
             mean, half = mean_ci(last.platform_utility)
             entry["utility Mesa"] = f"{mean:.4f} ± {half:.4f}"
-            entry["mis views/post Mesa"] = round(float(last.misinformation_views.mean()), 2)
+            for column, key in (("mis views/post Mesa", "misinformation_views"),
+                                ("reach utility/post Mesa", "reach_platform_utility")):
+                mean, half = mean_ci(last[key])
+                entry[column] = f"{mean:.2f} ± {half:.2f}"
         entry["note"] = f"{traj.describe()}; round 0: {traj.misinformation[0]:.4f}"
         table.append(entry)
     table += sensitivity_table(sens_analytic, sens_sim)
+    if not network_rounds.empty:
+        table += network_table(network_rounds, families, cfg.networks)
     resolve_grid = grid[grid.platform == "resolve"].drop(columns=["final_prior"]).round(4).to_dict("records")
     ctx.path("table.md").write_text("\n\n".join([
         markdown_table(table), "Re-solving platform over the grid:", markdown_table(resolve_grid),
         "Performatively stable vs optimal (reference accuracy):",
-        markdown_table(optima.round(4).to_dict("records")) if not optima.empty else "(η = 1 only: none)"]) + "\n")
+        markdown_table(optima.round(4).to_dict("records")) if not optima.empty else "(η = 1 only: none)",
+        f"Sensitivity of the re-solving platform's fixed point (spec §5.3; η = {cfg.eta:g}, "
+        f"{cfg.n_perturbations} draws per δ):", markdown_table(sensitivity_summary(stability))]) + "\n")
 
     resolve = ref.loc["resolve"]
     metrics = {
@@ -317,6 +274,12 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
         last = sims[(sims.platform == "resolve") & (sims["round"] == cfg.network.rounds - 1)]
         metrics["resolve_simulated_final_misinformation"] = float(last.misinformation_share_rate.mean())
     metrics.update(_sensitivity_metrics(sens_analytic, sens_sim))
+    for kind, key in zip(PERTURBED, ("fixed_point", "base_prior", "classifier")):
+        part = stability[(stability.perturbed == kind) & (stability["size"] == max(cfg.fixed_point_deltas))]
+        metrics[f"perturbed_{key}_max_distance"] = float(part.distance.max())
+        metrics[f"perturbed_{key}_converged_fraction"] = float(part.converged.mean())
+    if not network_rounds.empty:
+        metrics.update(network_metrics(network_rounds, cfg.networks.settle_rounds))
     return ScenarioResult(metrics=metrics, table=table)
 
 
@@ -370,13 +333,18 @@ def _figures(cfg: PerformativeConfig, ctx: RunContext, trajectories: dict[str, T
 PRESETS = {
     "smoke": {"etas": [0.5, 1.0], "accuracies": [0.8, 1.0], "max_rounds": 60, "n_perturbations": 2, "n_seeds": 2,
               "network": {"n_users": 200, "posts_per_round": 200, "rounds": 5}, "optimum_starts": 1,
-              "sensitivity": {"spreads": [0.0, 1e-6, 0.05], "n_types": 4, "rounds": 1}},
+              "sensitivity": {"spreads": [0.0, 1e-6, 0.05], "n_types": 4, "rounds": 1},
+              "fixed_point_deltas": [0.02],
+              "networks": {"graphs": ["barabasi_albert", "karate_club"], "n_users": 100, "posts_per_round": 100,
+                           "rounds": 3, "settle_rounds": 2, "n_seeds": 2, "policies": ["fixed", "slack", "none"]}},
     "cpu": {},
     "paper": {"etas": [0.1, 0.25, 0.5, 0.75, 1.0], "accuracies": [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0],
               "max_rounds": 2000, "n_perturbations": 32, "n_seeds": 20,
               "network": {"n_users": 10000, "posts_per_round": 5000, "rounds": 60}, "optimum_starts": 16,
               "sensitivity": {"spreads": [0.0, 1e-6, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1], "n_types": 20,
-                              "rounds": 5}},
+                              "rounds": 5},
+              "fixed_point_deltas": [0.0005, 0.002, 0.01, 0.02, 0.05],
+              "networks": {"n_users": 5000, "posts_per_round": 3000, "rounds": 40, "n_seeds": 10}},
 }
 
 CLAIM = Claim(

@@ -138,7 +138,7 @@ def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[d
     """One row per (spread, policy): aggregate analytic outcomes and simulated mean ± 95 % CI."""
     total = analytic[analytic["type"].astype(str) == "all"]
     by = ["spread", "policy"]
-    agg = (aggregate(simulated, by, [*METRICS, "misinformation_views"]).set_index(by)
+    agg = (aggregate(simulated, by, [*METRICS, "misinformation_views", "reach_platform_utility"]).set_index(by)
            if not simulated.empty else None)
     rows = []
     for _, r in total.iterrows():
@@ -153,7 +153,8 @@ def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[d
         row["utility"] = round(float(r.platform_utility), 4)
         if agg is not None:
             row["utility Mesa"] = f"{s.platform_utility_mean:.4f} ± {s.platform_utility_ci95:.4f}"
-            row["mis views/post Mesa"] = round(float(s.misinformation_views_mean), 2)
+            row["mis views/post Mesa"] = f"{s.misinformation_views_mean:.2f} ± {s.misinformation_views_ci95:.2f}"
+            row["reach utility/post Mesa"] = f"{s.reach_platform_utility_mean:.2f} ± {s.reach_platform_utility_ci95:.2f}"
         row["note"] = r.note if isinstance(r.note, str) else ""
         rows.append(row)
     return rows

@@ -8,6 +8,12 @@ P(share) and the platform's utility twice, side by side:
 * simulated — the Mesa social network plays ``network.rounds`` rounds per seed; mean ± 95 % CI over
   ``n_seeds`` seeds of the seed-exposure rates (whose expectations are the analytic values).
 
+Classifier quality the right way (spec §4): "better" means Blackwell more informative, not a higher
+accuracy number. Along chains Q, Q G_1, Q G_1 G_2, … of random garblings of the reference classifier
+(``envs.social.garbling_chain``) the optimal platform utility V* can never rise (a theorem: the platform
+with Q can simulate Q G); the figure ``garbling_chain.png`` draws V* along each chain with the
+no-signal value, where an uninformative classifier ends.
+
 The formal model is our reconstruction of Hossain et al. (ICML 2024); see the README.
 """
 
@@ -18,9 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from agents.persuasion import solve_signaling
+from envs.social import garbling_chain
 from scenarios.claims import Better, Claim
 from scenarios.persuasion.common import SENDERS, GameConfig, NetworkConfig, check_policies
-from scenarios.plotting import line_with_ci
+from scenarios.plotting import line_with_ci, lines
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
 from scenarios.stats import aggregate, ci_table, markdown_table
@@ -39,6 +47,9 @@ class SingleRoundConfig:
     engagement_weights: list[float] = param([0.0, 0.1, 0.3], ge=0, le=1000, nonempty=True)
     policies: list[str] = param(list(SENDERS), choices=tuple(SENDERS), nonempty=True)
     n_seeds: int = param(5, ge=1, le=10_000)  # simulated replicates (fresh network and posts) per cell
+    garbling_chains: int = param(6, ge=1, le=10_000)  # random chains Q, Q G_1, Q G_1 G_2, … (reference game)
+    garbling_steps: int = param(12, ge=1, le=10_000)  # garblings per chain
+    garbling_strength: float = param(0.15, gt=0, le=1)  # G = (1 − g) I + g R, rows of R ~ Dirichlet(1)
 
     def validate(self) -> None:
         self.game.validate()
@@ -81,6 +92,29 @@ def coverage(agg: pd.DataFrame, metrics=METRICS) -> dict[str, float]:
     return {"analytic_covered_fraction": float(np.mean(covered)) if covered else float("nan"),
             "analytic_covered_cells": float(len(covered)), "zero_variance_cells": float(zero),
             "zero_variance_exact_fraction": exact / zero if zero else float("nan")}
+
+
+def garbling_values(cfg: SingleRoundConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """V* and the LP's P(share ∧ mis) along random garbling chains of the reference game's classifier."""
+    game = cfg.game.build()
+    rows = []
+    for chain in range(cfg.garbling_chains):
+        for step, confusion in enumerate(garbling_chain(game.confusion, cfg.garbling_steps, cfg.garbling_strength,
+                                                        rng)):
+            solution = solve_signaling(game.prior, game.user_utility, game.platform_utility, confusion)
+            outcome = game.with_confusion(confusion).outcomes(solution.scheme)
+            rows.append({"chain": chain, "step": step, "value": solution.value,
+                         "p_share_and_misinformation": outcome.p_share_and_misinformation})
+    return pd.DataFrame(rows)
+
+
+def garbling_figure(frame: pd.DataFrame, no_signal_value: float, path) -> None:
+    steps = np.sort(frame.step.unique())
+    series = {f"chain {c}": part.sort_values("step").value.to_numpy() for c, part in frame.groupby("chain")}
+    series["no signal (uninformative classifier)"] = np.full(steps.size, no_signal_value)
+    lines(steps, series, path, xlabel="garblings applied (Q → Q G_1 → Q G_1 G_2 → …)",
+          ylabel="optimal platform utility V*",
+          title="V* along random Blackwell-garbling chains (reference game)")
 
 
 def run(cfg: SingleRoundConfig, ctx: RunContext) -> ScenarioResult:
@@ -152,12 +186,24 @@ def run(cfg: SingleRoundConfig, ctx: RunContext) -> ScenarioResult:
         metrics["optimal_misinformation_reduction_vs_no_signal"] = (
             1.0 - metrics["optimal_p_share_and_misinformation"] / base if base > 0 else 0.0)
     metrics.update(coverage(agg))
+
+    garbled = garbling_values(cfg, ctx.seeds.generator("garbling"))
+    garbled.to_csv(ctx.path("garbling_chain.csv"), index=False)
+    reference = cfg.game.build()
+    no_signal_value = reference.outcomes(SENDERS["no_signal"](reference)).platform_utility
+    garbling_figure(garbled, no_signal_value, ctx.path("garbling_chain.png"))
+    increase = garbled.sort_values(["chain", "step"]).groupby("chain").value.diff().max()
+    metrics.update({"garbling_max_value_increase": float(increase),
+                    "garbling_start_value": float(garbled[garbled.step == 0].value.iloc[0]),
+                    "garbling_end_value_mean": float(garbled[garbled.step == garbled.step.max()].value.mean()),
+                    "garbling_no_signal_value": float(no_signal_value)})
     return ScenarioResult(metrics=metrics, table=table)
 
 
 PRESETS = {
     "smoke": {"accuracies": [0.6, 0.9], "engagement_weights": [0.1], "n_seeds": 2,
-              "network": {"n_users": 200, "posts_per_round": 200, "rounds": 2}},
+              "network": {"n_users": 200, "posts_per_round": 200, "rounds": 2}, "garbling_chains": 2,
+              "garbling_steps": 4},
     "cpu": {},
     "paper": {"accuracies": [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0],
               "engagement_weights": [0.0, 0.1, 0.2, 0.3, 0.5], "n_seeds": 10,

@@ -142,6 +142,22 @@ def test_blackwell_garbling_never_raises_value(game, data):
     assert solve_signaling(mu, u, v, q @ g).value <= solve_signaling(mu, u, v, q).value + TOL
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_value_never_rises_along_a_garbling_chain(seed):
+    """Blackwell (a theorem): Q_{k+1} = Q_k G_k is a garbling of Q_k, so V* is non-increasing along the chain;
+    random games with general (non-symmetric) Q, several actions, strong and weak garblings."""
+    from envs.social import garbling_chain
+
+    rng = np.random.default_rng(seed)
+    s, n_act = int(rng.integers(2, 6)), int(rng.integers(2, 4))
+    mu, u, v, q = random_game(rng, s, int(rng.integers(2, 7)), n_act)
+    chain = garbling_chain(q, steps=10, strength=float(rng.uniform(0.05, 1.0)), rng=rng)
+    values = [solve_signaling(mu, u, v, qk).value for qk in chain]
+    assert np.all(np.diff(values) <= TOL), values
+    uninformative = solve_signaling(mu, u, v, np.ones((s, 1))).value  # the floor: no information at all
+    assert min(values) >= uninformative - TOL
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_identity_classifier_is_noiseless_persuasion(seed):
     rng = np.random.default_rng(seed)
