@@ -1,0 +1,1 @@
+"""Audio scenarios: ``audio_explanations`` (L-MAC listenable explanations vs gradient baselines)."""
