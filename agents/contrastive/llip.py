@@ -3,14 +3,15 @@
 The ViT emits K learnable *mixture tokens* h_1..h_K(x) (:class:`agents.perception.ViT`, ``n_extra_tokens=K``);
 the caption embedding z_y queries them, so every caption re-mixes every image's tokens:
 
-    α_hk(x, y) = softmax_k( (W_q z_y)_h · (W_k h_k(x))_h / (√d_h · τ_att) )      (text-queried cross-attention)
+    α_hk(x, y) = softmax_k( (W_q z_y)_h · (W_k h_k(x))_h / τ_att )               (text-queried cross-attention)
     z_{x|y}    = W_o concat_h Σ_k α_hk(x, y) (W_v h_k(x))_h                       (caption-conditioned image)
     s_ij       = cos(z_{x_i|y_j}, z_{y_j})                                        (B × B score matrix)
     sigmoid:  L = −(1/B) Σ_i Σ_j log σ(ℓ_ij (t · s_ij + b)),  ℓ_ii = +1, ℓ_ij = −1   (SigLIP form)
     InfoNCE:  L = symmetric cross-entropy of (s_ij / τ) with positives on the diagonal (CLIP form)
 
 No official code is public; the formulas above are a reconstruction (``../shared/specs/llip.md`` §1.2): the query
-is the l2-normalised caption embedding, the logits carry the usual 1/√d_h *and* 1/τ_att, projections have no bias,
+is the l2-normalised caption embedding, the logits are divided by τ_att only (the spec's formula; no extra
+1/√d_h — with it, attention stayed uniform in our runs, see docs/caption_diversity.md), projections have no bias,
 t and b are learned (SigLIP's init t = 10, b = −10), and the InfoNCE scale is learned (CLIP's init 1/0.07).
 With K = 1 every α = 1 and z_{x|y} = W_o W_v h_1(x) no longer depends on y: Llip is then exactly a single-vector
 dual encoder (SigLIP / CLIP) whose image embedding is a [CLS]-like token through the linear map W_o W_v.
@@ -90,7 +91,7 @@ class TextQueriedCrossAttention(nn.Module):
         if self.uniform:
             return state.keys.new_full((n, len(text), self.heads, k), 1.0 / k)
         q = self.query(text).view(len(text), self.heads, self.head_dim)
-        logits = torch.einsum("mhd,nkhd->nmhk", q, state.keys) / (math.sqrt(self.head_dim) * self.temperature)
+        logits = torch.einsum("mhd,nkhd->nmhk", q, state.keys) / self.temperature
         return logits.softmax(dim=-1)
 
     def mix(self, state: MixtureState, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,10 @@ encoders) are measured the same way:
   SPARC's eq. 2 — binarised at 0.5 and compared with the word's exact patch mask (IoU), plus the pointing game
   (is arg-max_p inside the mask); the Gymnasium grounding env uses the same heat-map for a query phrase;
 * binding (Winoground-style): the true caption must outscore the caption with two objects' colours swapped.
+
+Caption-conditioned models (Llip) score each (image, caption) pair through cross-attention, so their probes take a
+score matrix instead (:func:`conditioned_scores`): per-object retrieval, caption coverage and multi-label detection
+against the exact validity of one-object captions (:func:`envs.media.captions.describes`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.contrastive import DualEncoder
+from scipy.stats import rankdata
+
+from agents.contrastive import DualEncoder, LlipDualEncoder
 from envs.media.captions import KIND_COLOUR, KIND_NAMES, KIND_SHAPE, KIND_SIZE, VOCAB
 from envs.media.datasets import MediaBatch
 from envs.media.grounding_env import GroundingEnv, patch_iou
+from envs.media.object_envs import average_precision
 from envs.media.shapes import WorldSpec
 from envs.media.zero_shot_env import ZeroShotEnv
 
@@ -69,7 +76,11 @@ def scene_ids(labels: np.ndarray) -> np.ndarray:
 
 def retrieval(image: np.ndarray, text: np.ndarray, ids: np.ndarray, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
     """R@k both ways; an item is relevant when it describes the same object set (``ids`` equal)."""
-    scores = image @ text.T
+    return retrieval_from_scores(image @ text.T, ids, ks)
+
+
+def retrieval_from_scores(scores: np.ndarray, ids: np.ndarray, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    """:func:`retrieval` from an (images, texts) score matrix (any scorer, e.g. caption-conditioned)."""
     relevant = ids[:, None] == ids[None, :]
     out = {}
     for direction, s, rel in (("i2t", scores, relevant), ("t2i", scores.T, relevant.T)):
@@ -150,3 +161,69 @@ def zero_shot_env_return(model: DualEncoder, env: ZeroShotEnv, steps: int, seed:
             obs, _ = env.reset()
     model.train()
     return float(np.mean(rewards))
+
+
+@torch.no_grad()
+def conditioned_scores(model: LlipDualEncoder, images: np.ndarray, tokens: np.ndarray, device: str,
+                       chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Llip's s(image n | caption m) (N, M) and attention α (N, M, H, K); images encoded once, captions in chunks."""
+    model.eval()
+    states = [model.encode_mixture(torch.from_numpy(images[i : i + chunk]).to(device))[1]
+              for i in range(0, len(images), chunk)]
+    keys, values = torch.cat([s.keys for s in states]), torch.cat([s.values for s in states])
+    text = torch.cat([model.encode_text(torch.from_numpy(tokens[i : i + chunk]).to(device))[1]
+                      for i in range(0, len(tokens), chunk)])
+    state = type(states[0])(keys, values)
+    scores, alpha = model.cross_attention.scores(state, text, chunk)
+    model.train()
+    return scores.float().cpu().numpy(), alpha.float().cpu().numpy()
+
+
+def object_retrieval(scores: np.ndarray, valid: np.ndarray, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    """Per-object retrieval from (N images, M one-object captions) scores: a hit is any image the caption is true of.
+
+    ``obj_t2i_r{k}``: some valid image among the caption's top k; ``obj_i2t_r1``: the image's top caption is valid.
+    """
+    order = np.argsort(-scores.T, axis=1, kind="stable")  # captions × ranked images
+    hits = np.take_along_axis(valid.T, order, axis=1)
+    out = {f"obj_t2i_r{k}": float(hits[:, :k].any(1).mean()) for k in ks}
+    out["obj_i2t_r1"] = float(valid[np.arange(len(valid)), scores.argmax(1)].mean())
+    return out
+
+
+def caption_coverage(scores: np.ndarray, valid: np.ndarray) -> dict[str, float]:
+    """Per image, ROC-AUC of its scores over a caption set, valid vs invalid (ties count ½), averaged.
+
+    ``coverage_auc``: mean AUC over images with both kinds; ``coverage_all``: fraction of those images where every
+    valid caption outscores every invalid one (AUC = 1).
+    """
+    n_pos, n_neg = valid.sum(1), (~valid).sum(1)
+    both = (n_pos > 0) & (n_neg > 0)
+    ranks = rankdata(scores[both], axis=1)  # average ranks for ties
+    pos = n_pos[both]
+    auc = ((ranks * valid[both]).sum(1) - pos * (pos + 1) / 2) / (pos * n_neg[both])
+    return {"coverage_auc": float(auc.mean()), "coverage_all": float((auc >= 1.0 - 1e-12).mean())}
+
+
+def detection(scores: np.ndarray, present: np.ndarray, n_val: int) -> dict[str, float]:
+    """Zero-shot multi-label detection from (N images, Q labels) scores.
+
+    ``detection_map``: mean over labels (with positives) of the AP over the images after the first `n_val`;
+    ``detection_acc``: accuracy over (image, label) decisions there, at the one threshold that is best on the
+    first `n_val` images (validation).
+    """
+    if not 0 < n_val < len(scores):
+        raise ValueError(f"n_val must be in (0, {len(scores)}), got {n_val}")
+    ap = average_precision(scores[n_val:].T, present[n_val:].T)
+    val_scores, val_present = scores[:n_val].ravel(), present[:n_val].ravel()
+    candidates = np.append(np.unique(val_scores), np.inf)  # inf: "nothing is present"
+    order = np.argsort(val_scores, kind="stable")
+    # accuracy of "present iff score >= c" for every candidate c, from cumulative counts (vectorised)
+    below = np.searchsorted(val_scores[order], candidates, side="left")
+    pos_below = np.concatenate([[0], np.cumsum(val_present[order])])[below]
+    correct = (below - pos_below) + (val_present.sum() - pos_below)
+    best = int(np.argmax(correct))
+    threshold = candidates[best] if best in (0, len(candidates) - 1) else 0.5 * (candidates[best - 1]
+                                                                                   + candidates[best])  # midpoint
+    accuracy = float(((scores[n_val:] >= threshold) == present[n_val:]).mean())
+    return {"detection_map": float(np.nanmean(ap)), "detection_acc": accuracy}

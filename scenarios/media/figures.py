@@ -1,4 +1,5 @@
-"""Figures of the image–text scenario: per-word grounding heat-maps of every method, metric bars with CIs."""
+"""Figures of the image–text scenarios: per-word grounding heat-maps, metric bars with CIs, sweep panels (metric
+vs K or τ_att) and Llip's attention over its mixture tokens."""
 
 from __future__ import annotations
 
@@ -73,4 +74,47 @@ def metric_bars(frame: pd.DataFrame, metrics: list[str], path: Path) -> Path:
     ax.set_ylabel("score (mean ± 95% CI over seeds)")
     ax.legend(fontsize="small", ncol=len(methods))
     ax.grid(axis="y", alpha=0.3)
+    return save(fig, path)
+
+
+def sweep_panels(frame: pd.DataFrame, x: str, metrics: list[str], baselines: pd.DataFrame, path: Path,
+                 title: str, log_x: bool = True) -> Path:
+    """One panel per metric: mean ± 95 % CI of the swept arm against `x`; each baseline method (rows of
+    `baselines`, columns method + metrics, one row per seed) as a horizontal line with its CI band."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        stats = [(value, *mean_ci(part[metric])) for value, part in frame.groupby(x)]
+        xs, means, halves = (np.array(v, dtype=float) for v in zip(*stats))
+        ax.errorbar(xs, means, yerr=halves, marker="o", capsize=3, color="black", label="swept llip arm")
+        for j, (method, part) in enumerate(baselines.groupby("method", sort=False)):
+            mean, half = mean_ci(part[metric])
+            colour = plt.get_cmap("tab10")(j)
+            ax.axhline(mean, ls="--", lw=1, color=colour, label=method)
+            ax.axhspan(mean - half, mean + half, color=colour, alpha=0.12)
+        if log_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+        ax.set(xlabel=x, title=metric)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize="x-small")
+    fig.suptitle(title, fontsize="medium")
+    return save(fig, path)
+
+
+def attention_grid(images: np.ndarray, captions: list[list[str]], attention: list[np.ndarray], path: Path) -> Path:
+    """For each image: the image, then a heat-map of α over the K mixture tokens (rows = its captions)."""
+    n = len(images)
+    fig, axes = plt.subplots(n, 2, figsize=(7.0, 1.6 * n), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 3]})
+    for i in range(n):
+        axes[i][0].imshow(np.clip(images[i].transpose(1, 2, 0), 0, 1), interpolation="nearest")
+        axes[i][0].set_axis_off()
+        im = axes[i][1].imshow(attention[i], vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        axes[i][1].set_yticks(range(len(captions[i])), captions[i], fontsize=7)
+        axes[i][1].set_xticks(range(attention[i].shape[1]))
+        axes[i][1].tick_params(axis="x", labelsize=6)
+        if i == n - 1:
+            axes[i][1].set_xlabel("mixture token k")
+        fig.colorbar(im, ax=axes[i][1], fraction=0.03)
+    fig.suptitle("Llip attention α_k(x, y) over the mixture tokens, one row per caption of the image", fontsize=8)
     return save(fig, path)

@@ -63,7 +63,7 @@ def test_batched_scores_match_a_per_pair_reference() -> None:
                     rows = slice(4 * h, 4 * h + 4)  # head h's slice of the 8-dim projections
                     q = ca.query.weight[rows] @ text[j]
                     keys, values = tokens[i] @ ca.key.weight[rows].T, tokens[i] @ ca.value.weight[rows].T
-                    a = torch.softmax(keys @ q / (math.sqrt(4) * 0.7), dim=0)
+                    a = torch.softmax(keys @ q / 0.7, dim=0)
                     torch.testing.assert_close(alpha[i, j, h], a, rtol=0, atol=1e-6)
                     heads.append(a @ values)
                 z = ca.out.weight @ torch.cat(heads)
