@@ -73,7 +73,8 @@ class ExactMatchEvaluator:
     def __init__(self, tokenizer: Tokenizer, max_new_tokens: int = 4, batch_size: int = 1024, device: str = "cpu"):
         if max_new_tokens < 1 or batch_size < 1:
             raise ValueError("max_new_tokens and batch_size must be >= 1")
-        self.tokenizer, self.max_new_tokens, self.batch_size, self.device = tokenizer, max_new_tokens, batch_size, device
+        self.tokenizer, self.max_new_tokens = tokenizer, max_new_tokens
+        self.batch_size, self.device = batch_size, device
 
     def answers(self, model: NextTokenModel, prompts: Sequence[str]) -> list[str]:
         """The greedy answer (text before the first stop token) to every prompt."""

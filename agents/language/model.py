@@ -1,7 +1,7 @@
 """A tiny GPT-style causal language model on the project's shared text encoder (pre-LN :class:`Block`s,
 ``causal=True``), with the output head tied to the token embedding.
 
-    lm = TinyCausalLM(TinyLMConfig(vocab_size=135, max_len=16, width=64, depth=2, heads=4))
+    lm = TinyCausalLM(TextConfig(vocab_size=135, max_len=16, width=64, depth=2, heads=4))  # causal is forced
     logits = lm(ids)                                  # (B, T, V): next-token logits at every position
     loss = causal_lm_loss(logits, ids, lengths)       # mean −log p(w_{t+1} | w_{≤t}) over the sequence + its end
 
@@ -10,7 +10,7 @@ The reference trains Pythia-70M from scratch; this is the same decoder family sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -19,27 +19,13 @@ from torch import nn
 from agents.perception.text import TextConfig, TextEncoder
 
 
-@dataclass
-class TinyLMConfig:
-    vocab_size: int = 135
-    max_len: int = 16
-    width: int = 64
-    depth: int = 2
-    heads: int = 4
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
-    pad_id: int = 0
-
-
 class TinyCausalLM(nn.Module):
     """Token + learned positions → causal pre-LN blocks (padding keys masked) → LN → tied linear head."""
 
-    def __init__(self, cfg: TinyLMConfig | None = None):
+    def __init__(self, cfg: TextConfig):
         super().__init__()
-        self.cfg = cfg = cfg or TinyLMConfig()
-        self.encoder = TextEncoder(TextConfig(vocab_size=cfg.vocab_size, max_len=cfg.max_len, width=cfg.width,
-                                              depth=cfg.depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
-                                              dropout=cfg.dropout, pad_id=cfg.pad_id, causal=True))
+        self.cfg = cfg = dataclasses.replace(cfg, causal=True)
+        self.encoder = TextEncoder(cfg)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Next-token logits (B, T, V) for right-padded ids (B, T)."""

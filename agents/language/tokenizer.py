@@ -47,7 +47,8 @@ class WordLevelTokenizer:
         return pad_rows([self.encode(t) for t in texts], self.pad_id, length)
 
 
-def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int,
+             length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id lists into (N, L) with `pad_id`; returns (ids, lengths). L = `length` or the longest row."""
     lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
     longest = int(lengths.max()) if len(rows) else 0

@@ -32,7 +32,8 @@ class TrainStats:
 
 def train_causal_lm(model: torch.nn.Module, ids: torch.Tensor, lengths: torch.Tensor, *, epochs: int,
                     batch_size: int, lr: float, weight_decay: float = 0.0, loss_from: torch.Tensor | None = None,
-                    generator: torch.Generator | None = None, on_epoch: Callable[[int, float], None] | None = None) -> TrainStats:
+                    generator: torch.Generator | None = None,
+                    on_epoch: Callable[[int, float], None] | None = None) -> TrainStats:
     """Train `model` on right-padded `ids` (N, T) with AdamW, lr linear from `lr` to 0 over all steps.
 
     Each epoch visits the N sequences once in a fresh random order (`generator`), in minibatches of

@@ -53,7 +53,7 @@ def sample_without(rng: np.random.Generator, excluded: np.ndarray, k: int, max_x
 
 def _questions(rng: np.random.Generator, must: np.ndarray, excluded: np.ndarray, n_per_x: int, n_nums: int,
                max_x: int) -> np.ndarray:
-    """(num_x, n_per_x, n_nums) lists: the `must` numbers (num_x, m) plus n_nums − m others not `excluded`, shuffled."""
+    """(num_x, n_per_x, n_nums) lists: the `must` numbers (num_x, m) + n_nums − m others not `excluded`, shuffled."""
     num_x, m = must.shape
     rows = np.repeat(excluded, n_per_x, axis=0)
     others = sample_without(rng, rows, n_nums - m, max_x)

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 import envs  # noqa: F401  (registers recast/*)
 from agents.language import (
     ExactMatchEvaluator,
+    TextConfig,
     TinyCausalLM,
-    TinyLMConfig,
     WordLevelTokenizer,
     causal_lm_loss,
     exact_match,
@@ -53,7 +53,8 @@ def test_tokenizer_round_trip_unknown_words_and_padding() -> None:
 
 
 @pytest.mark.parametrize("prediction, gold, em", [("true", "true", 1.0), ("The  True.", "true", 1.0),
-                                                  ("false", "true", 0.0), ("7", "3;7", 1.0), ("true false", "true", 0.0),
+                                                  ("false", "true", 0.0), ("7", "3;7", 1.0),
+                                                  ("true false", "true", 0.0),
                                                   ("", "true", 0.0), ("an apple", "apple", 1.0)])
 def test_exact_match_hand_cases(prediction, gold, em) -> None:
     assert exact_match(prediction, gold) == em
@@ -79,7 +80,7 @@ def test_evaluator_scores_greedy_answers_grouped_by_length() -> None:
 
 def test_tiny_lm_is_causal_and_ignores_trailing_padding() -> None:
     torch.manual_seed(0)
-    model = TinyCausalLM(TinyLMConfig(vocab_size=10, max_len=8, width=16, depth=2, heads=2)).eval()
+    model = TinyCausalLM(TextConfig(vocab_size=10, max_len=8, width=16, depth=2, heads=2)).eval()
     ids = torch.tensor([[6, 3, 8, 9, 2, 4, 0, 0]])
     changed = ids.clone()
     changed[0, 5] = 5
@@ -108,7 +109,7 @@ def test_trainer_memorises_definitions_and_batch_size_sets_steps() -> None:
     texts = ["abc % 7", "xyz % 9"]
     ids, lengths = tok.encode_batch(texts, length=4)
     torch.manual_seed(0)
-    model = TinyCausalLM(TinyLMConfig(vocab_size=len(tok), max_len=4, width=32, depth=1, heads=2))
+    model = TinyCausalLM(TextConfig(vocab_size=len(tok), max_len=4, width=32, depth=1, heads=2))
     stats = train_causal_lm(model, ids, lengths, epochs=60, batch_size=64, lr=1e-2,
                             generator=torch.Generator().manual_seed(0))
     assert stats.steps == 60 and stats.tokens == 60 * 8 and stats.epoch_losses[-1] < 0.05 * stats.epoch_losses[0]
@@ -122,7 +123,7 @@ def test_env_episode_exact_match_equals_the_batched_evaluator() -> None:
     env = gymnasium.make("recast/SetInclusionQA-v0", subset="q", num_x=60, curriculum_seed=2).unwrapped
     tok = WordLevelTokenizer(env.curriculum.vocabulary)
     torch.manual_seed(3)
-    model = TinyCausalLM(TinyLMConfig(vocab_size=len(tok), max_len=14, width=16, depth=1, heads=2))
+    model = TinyCausalLM(TextConfig(vocab_size=len(tok), max_len=14, width=16, depth=1, heads=2))
     batched = ExactMatchEvaluator(tok, max_new_tokens=2)(model, env.curriculum.eval["q"])
     obs, _ = env.reset(seed=0)
     rewards, done = [], False
