@@ -3,14 +3,14 @@
 TrCAM-V takes Grad-CAM maps of CLIP for the video's class prompt. Here the image–text model is the project's
 :class:`~agents.contrastive.DualEncoder` (ViT + text encoder) pre-trained with a CLIP/SigLIP/SPARC objective:
 
-    s_c(x) = ⟨v(x), t_c⟩ / τ      (v = l2norm(mean_p g_v(f_v(x)_p)), t_c = the class prompt's text embedding)
-    y = softmax_c(s_c) for the tagged class c*
+    s_c(x) = ⟨v(x), t_c⟩ / τ      (v = l2norm(mean_p g_v(f_v(x)_p)), t_c = prompt c's text embedding)
+    y = softmax_c(s_c)[c*] over the class prompts and the background prompts, for the tagged class c*
     Grad-CAM (Selvaraju et al. 2017):  α = mean_p ∂y/∂z_p,   CAM_p = ReLU(⟨α, z_p⟩)
 
 with z_p the ViT's final patch tokens. The map is upsampled bilinearly from the G × G grid to the frame and
-min-max normalised to [0, 1] per frame. CLIP-ES's background prompts become the other classes' prompts here
-(every caption of the world names a digit; distractors are other classes), and its attention-affinity
-refinement is not reproduced (see docs/video_localization.md).
+min-max normalised to [0, 1] per frame. As in CLIP-ES, the softmax also covers background prompts (the
+world's texture names, learnt from background-only captioned images); the other classes' prompts compete
+too (distractors are other classes). CLIP-ES's attention-affinity refinement is not reproduced.
 
 The **noise knob** (spec §5, "controlled synthetic CAM") corrupts a map with noise ν ∈ [0, 1]: a random shift
 of up to ν·H/4 pixels and ν × (two Gaussian blobs at random places), then min-max normalisation again.

@@ -60,21 +60,25 @@ class DecoderTraining:
     crf_weight: float = 2e-9  # λ_crf (0 turns the CRF term off)
     sigma_rgb: float = 15.0
     sigma_xy: float = 100.0
-    crf_scale: int = 2  # the CRF kernel is built on frames average-pooled by this factor
+    crf_scale: int = 4  # the CRF kernel is built on frames average-pooled by this factor
 
 
-def _batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterable[tuple[int, torch.Tensor]]:
+def _batches(n_videos: int, n_frames: int, batch_size: int, epochs: int, generator: torch.Generator
+             ) -> Iterable[tuple[int, torch.Tensor]]:
+    """TrCAM's epoch: one random frame of every video (frames stored video-major), in random order."""
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+        picks = torch.arange(n_videos) * n_frames + torch.randint(n_frames, (n_videos,), generator=generator)
+        order = picks[torch.randperm(n_videos, generator=generator)]
+        for start in range(0, max(n_videos - batch_size, 0) + 1, batch_size):
             yield epoch, order[start:start + batch_size]
 
 
 def train_decoder(decoder: LocalisationDecoder, maps: torch.Tensor, frames: torch.Tensor, cfg: DecoderTraining,
-                  generator: torch.Generator, *, cams: torch.Tensor | None = None, masks: torch.Tensor | None = None,
-                  sampler: PseudoPixelSampler | None = None, device: str = "cpu",
+                  generator: torch.Generator, *, n_frames: int = 1, cams: torch.Tensor | None = None,
+                  masks: torch.Tensor | None = None, sampler: PseudoPixelSampler | None = None, device: str = "cpu",
                   log: Callable[[dict[str, float]], None] | None = None) -> LocalisationDecoder:
-    """Fit the decoder on cached `maps` (F, C, G, G) of `frames` (F, 3, H, W) in [0, 1].
+    """Fit the decoder on cached `maps` (F, C, G, G) of `frames` (F, 3, H, W) in [0, 1], F = videos × `n_frames`
+    stored video-major; an epoch visits one random frame per video.
 
     Weak supervision: `cams` (F, H, W) and a `sampler` (pseudo-pixels redrawn every step, partial CE + CRF).
     Full supervision: `masks` (F, H, W) bool (dense CE; the upper bound).
@@ -85,8 +89,10 @@ def train_decoder(decoder: LocalisationDecoder, maps: torch.Tensor, frames: torc
     opt = torch.optim.SGD(decoder.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    if len(maps) % n_frames:
+        raise ValueError(f"{len(maps)} frames are not whole videos of {n_frames} frames")
     epoch_seen = 0
-    for epoch, idx in _batches(len(maps), cfg.batch_size, cfg.epochs, generator):
+    for epoch, idx in _batches(len(maps) // n_frames, n_frames, cfg.batch_size, cfg.epochs, generator):
         if epoch != epoch_seen:
             sched.step()
             epoch_seen = epoch

@@ -76,6 +76,7 @@ class Videos:
     textures: np.ndarray  # (N,) int64 index into TEXTURES
     occluded: np.ndarray  # (N, T) bool — the bar hides part of the digit in this frame
     source: np.ndarray  # (N,) int64 index of the digit image in load_digits
+    has_object: np.ndarray  # (N,) bool — False for background-only videos (``empty_fraction``)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -84,8 +85,9 @@ class Videos:
         return Videos(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def captions(self) -> list[str]:
-        """One caption per video: ``"a <class> on <texture>"`` (the image–text pretraining text)."""
-        return [f"a {CLASS_NAMES[c]} on {TEXTURES[t]}" for c, t in zip(self.labels, self.textures)]
+        """One caption per video: ``"a <class> on <texture>"``, or ``"<texture>"`` for a background-only video."""
+        return [f"a {CLASS_NAMES[c]} on {TEXTURES[t]}" if o else TEXTURES[t]
+                for c, t, o in zip(self.labels, self.textures, self.has_object)]
 
     def caption_tokens(self) -> np.ndarray:
         return VIDEO_VOCAB.encode_batch(self.captions(), CAPTION_LEN)
@@ -178,16 +180,24 @@ def _colours(rng: np.random.Generator, n: int, low: float, high: float) -> np.nd
 CHUNK = 32  # videos rendered per vectorised pass (bounds the float32 working set to ~100 MB at 64², T = 16)
 
 
-def sample_videos(spec: VideoSpec, n: int, rng: np.random.Generator, split: str = "train") -> Videos:
-    """`n` seeded videos of `split`'s digit images (see the module docstring for the world)."""
+def sample_videos(spec: VideoSpec, n: int, rng: np.random.Generator, split: str = "train",
+                  empty_fraction: float = 0.0) -> Videos:
+    """`n` seeded videos of `split`'s digit images (see the module docstring for the world).
+
+    A fraction `empty_fraction` of the videos (chosen at random) shows no tagged digit: background and
+    distractors only, empty masks and (0, 0, 0, 0) boxes (``has_object`` False) — "background" images.
+    """
     spec.validate()
+    if not 0.0 <= empty_fraction <= 1.0:
+        raise ValueError(f"empty_fraction must be in [0, 1], got {empty_fraction}")
     if n > CHUNK:
-        parts = [_sample_chunk(spec, min(CHUNK, n - start), rng, split) for start in range(0, n, CHUNK)]
+        parts = [_sample_chunk(spec, min(CHUNK, n - start), rng, split, empty_fraction)
+                 for start in range(0, n, CHUNK)]
         return Videos(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Videos)})
-    return _sample_chunk(spec, n, rng, split)
+    return _sample_chunk(spec, n, rng, split, empty_fraction)
 
 
-def _sample_chunk(spec: VideoSpec, n: int, rng: np.random.Generator, split: str) -> Videos:
+def _sample_chunk(spec: VideoSpec, n: int, rng: np.random.Generator, split: str, empty_fraction: float) -> Videos:
     images, targets = digits_images()
     pool = split_indices(split, len(targets))
     h, t_len = spec.frame_size, spec.n_frames
@@ -205,13 +215,14 @@ def _sample_chunk(spec: VideoSpec, n: int, rng: np.random.Generator, split: str)
     y = _bounce(rng.uniform(0, h - spec.digit_max, n), speed * np.sin(angle), room, t)
     digit = _render_digits(np.repeat(images[source, 0], t_len, 0), x.ravel(), y.ravel(), size.ravel(), h)
     digit = digit.reshape(n, t_len, h, h).astype(np.float32)
-    ink = digit >= INK
+    has_object = rng.random(n) >= empty_fraction
+    ink = (digit >= INK) & has_object[:, None, None, None]
 
     # background: a dull base colour plus a drifting texture in a second colour, scaled by `clutter`
     textures = rng.integers(0, len(TEXTURES), n)
     pattern = _textures(textures, (n, t_len, h), rng)
     base_colour, texture_colour = _colours(rng, n, 0.15, 0.55), _colours(rng, n, 0.0, 1.0)
-    frames = base_colour + np.float32(0.25 * spec.clutter) * pattern[..., None] * (texture_colour - 0.5)
+    frames = base_colour + np.float32(0.5 * spec.clutter) * pattern[..., None] * (texture_colour - 0.5)
 
     # distractors: other classes' digits of the same split, low contrast, each on its own trajectory
     by_class = pool[np.argsort(targets[pool], kind="stable")]
@@ -243,7 +254,7 @@ def _sample_chunk(spec: VideoSpec, n: int, rng: np.random.Generator, split: str)
     band = (coords >= lo) & (coords < lo + width[:, None]) & has_bar[:, None]  # (N, H)
     bar = np.where(vertical[:, None, None], band[:, None, :], band[:, :, None])[:, None]  # (N, 1, H, W)
     bar = np.broadcast_to(bar, ink.shape).copy()
-    hidden_all = ink.any((-2, -1)) & ~(ink & ~bar).any((-2, -1))  # (N, T)
+    hidden_all = ~(ink & ~bar).any((-2, -1))  # (N, T); for empty videos the bar is dropped too
     bar[hidden_all] = False
     frames = np.where(bar[..., None], _colours(rng, n, 0.4, 0.8), frames)
     masks = ink & ~bar
@@ -252,7 +263,8 @@ def _sample_chunk(spec: VideoSpec, n: int, rng: np.random.Generator, split: str)
     frames += np.float32(spec.noise) * rng.standard_normal(frames.shape, dtype=np.float32)
     frames = (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
     return Videos(frames=frames, masks=masks, boxes=mask_boxes(masks), labels=labels.astype(np.int64),
-                  textures=textures.astype(np.int64), occluded=occluded, source=source.astype(np.int64))
+                  textures=textures.astype(np.int64), occluded=occluded, source=source.astype(np.int64),
+                  has_object=has_object)
 
 
 def frames_to_tensor_layout(frames: np.ndarray) -> np.ndarray:
