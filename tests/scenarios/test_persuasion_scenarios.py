@@ -212,3 +212,23 @@ def test_a_graph_file_is_the_simulated_network(tmp_path) -> None:
                      overrides=[f"network.graph_file={path}", "accuracies=[0.8]", "policies=[optimal,no_signal]"])
     assert result["status"] == "complete"
     assert result["metrics"]["optimal_simulated_p_share_and_misinformation"] < 0.3
+
+
+def test_hull_vertices_suffice_for_robust_obedience() -> None:
+    """The network section's robust platform imposes obedience only at the vertices of the users' beliefs'
+    convex hull; every belief (a convex combination of them) must then obey too (checked by best responses)."""
+    from agents.persuasion import solve_robust_signaling
+    from envs.social import best_response
+    from scenarios.persuasion.networks import hull_vertices
+
+    game = GameConfig().build()
+    rng = np.random.default_rng(0)
+    beliefs = game.prior + 0.03 * (rng.dirichlet(np.ones(4), size=300) - 0.25)
+    vertices = hull_vertices(beliefs)
+    assert 4 < len(vertices) < 60
+    scheme = solve_robust_signaling(game.prior, game.user_utility, game.platform_utility, game.confusion,
+                                    user_priors=vertices).scheme
+    actions = best_response(beliefs, game.confusion, scheme, game.user_utility)
+    sent = (game.prior @ game.confusion @ scheme) > 1e-12               # recommendations that are ever sent
+    assert np.all(actions[:, sent] == np.arange(2)[sent])
+    assert np.array_equal(hull_vertices(np.tile(game.prior, (5, 1))), game.prior[None])  # degenerate cloud
