@@ -282,6 +282,7 @@ class MisinformationModel(mesa.Model):
         self._refresh_user_priors()
         if self.belief_rate > 0.0:  # from now on each user's own belief, moved only by their feed
             self.user_beliefs = np.array(self.user_priors, dtype=float)
+            self.user_beliefs.setflags(write=False)
             self.user_priors = self.user_beliefs
         self.set_scheme(full_revelation_scheme(game) if scheme is None else scheme)
 
@@ -479,6 +480,7 @@ class MisinformationModel(mesa.Model):
         if self.user_beliefs is not None and self.belief_rate > 0.0:
             counts = feed_counts(exposure_user, state[exposure_post], self.n_users, game.n_states)
             self.user_beliefs = belief_update(self.user_beliefs, counts, self.belief_rate)
+            self.user_beliefs.setflags(write=False)
             self.user_priors = self.user_beliefs
 
     def _refresh_user_priors(self) -> None:

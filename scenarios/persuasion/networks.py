@@ -195,7 +195,8 @@ def network_metrics(rounds: pd.DataFrame, window: int) -> dict[str, float]:
 def network_figure(rounds: pd.DataFrame, window: int, path: Path) -> Path:
     """Grouped bars by graph family, one bar per policy: settled misinformation shared at seed exposures
     and misinformation views per post (every view in the cascade), mean ± 95 % CI over seeds."""
-    agg = aggregate(settled(rounds, window), ["family", "policy"], ["misinformation_share_rate", "misinformation_views"])
+    metrics = ["misinformation_share_rate", "misinformation_views"]
+    agg = aggregate(settled(rounds, window), ["family", "policy"], metrics)
     family_names = list(dict.fromkeys(agg.family))
     policies = list(dict.fromkeys(agg.policy))
     width = 0.8 / len(policies)
@@ -206,8 +207,8 @@ def network_figure(rounds: pd.DataFrame, window: int, path: Path) -> Path:
             part = agg[agg.policy == policy].set_index("family").reindex(family_names)
             ax.bar(np.arange(len(family_names)) + (i - (len(policies) - 1) / 2) * width, part[f"{metric}_mean"],
                    width, yerr=part[f"{metric}_ci95"], capsize=2, label=policy)
-        ax.set_xticks(np.arange(len(family_names)), [wrap(f.replace("_", " "), 18) for f in family_names], fontsize="small",
-                      rotation=30, ha="right")
+        labels = [wrap(f.replace("_", " "), 18) for f in family_names]
+        ax.set_xticks(np.arange(len(family_names)), labels, fontsize="small", rotation=30, ha="right")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, axis="y")
     axes[1].set_yscale("symlog", linthresh=0.1)

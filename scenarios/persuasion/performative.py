@@ -207,7 +207,8 @@ def run(cfg: PerformativeConfig, ctx: RunContext) -> ScenarioResult:
                                         ctx.seeds.generator("fixed_point_sensitivity"))
     stability.to_csv(ctx.path("fixed_point_sensitivity.csv"), index=False)
     line_with_ci(stability.assign(δ=[f"δ = {x:g}" for x in stability["size"]]), "δ", "distance", "perturbed",
-                 ctx.path("fixed_point_sensitivity.png"), xlabel="perturbation size ‖δ‖∞ (categories)", ylabel="‖μ_end − μ*‖∞ (mean ± 95% CI over draws)",
+                 ctx.path("fixed_point_sensitivity.png"), xlabel="perturbation size ‖δ‖∞ (categories)",
+                 ylabel="‖μ_end − μ*‖∞ (mean ± 95% CI over draws)",
                  title=f"Where the re-solving platform's dynamics settle after a perturbation (η = {cfg.eta})")
 
     # Networks that matter: reach, content from every share, beliefs from each user's feed, by graph family.

@@ -154,7 +154,8 @@ def sensitivity_table(analytic: pd.DataFrame, simulated: pd.DataFrame) -> list[d
         if agg is not None:
             row["utility Mesa"] = f"{s.platform_utility_mean:.4f} ± {s.platform_utility_ci95:.4f}"
             row["mis views/post Mesa"] = f"{s.misinformation_views_mean:.2f} ± {s.misinformation_views_ci95:.2f}"
-            row["reach utility/post Mesa"] = f"{s.reach_platform_utility_mean:.2f} ± {s.reach_platform_utility_ci95:.2f}"
+            reach, reach_ci = s.reach_platform_utility_mean, s.reach_platform_utility_ci95
+            row["reach utility/post Mesa"] = f"{reach:.2f} ± {reach_ci:.2f}"
         row["note"] = r.note if isinstance(r.note, str) else ""
         rows.append(row)
     return rows

@@ -76,8 +76,8 @@ def test_no_intervention_is_the_prior_optimal_action_every_round() -> None:
                                       "sensitivity.n_types=0", "sensitivity.slack=-0.1", "optimum_slack=nan",
                                       "optimum_starts=-1", "sensitivity.spreads=[]", "network.graph=twitter",
                                       "network.graph_file=/no/such/file.txt", "networks.graph_files=[/no/file.graphml]",
-                                      "networks.belief_rate=0", "networks.policies=[oracle]", "fixed_point_deltas=[0.5]",
-                                      "networks.settle_rounds=100", "garbling_strength=0"])
+                                      "networks.belief_rate=0", "networks.policies=[oracle]",
+                                      "fixed_point_deltas=[0.5]", "networks.settle_rounds=100", "garbling_strength=0"])
 def test_invalid_values_are_usage_errors(override, tmp_path) -> None:
     from scenarios.errors import UsageError
 
@@ -209,7 +209,8 @@ def test_a_graph_file_is_the_simulated_network(tmp_path) -> None:
     path = tmp_path / "florentine.graphml"
     nx.write_graphml(nx.florentine_families_graph(), path)
     result = execute("misinformation_single_round", preset="smoke", runs_root=tmp_path / "runs", show_progress=False,
-                     overrides=[f"network.graph_file={path}", "accuracies=[0.8]", "policies=[optimal,no_signal]"])
+                     overrides=[f"network.graph_file={path}", "accuracies=[0.8]", "policies=[optimal,no_signal]",
+                                "garbling_chains=1", "garbling_steps=1"])
     assert result["status"] == "complete"
     assert result["metrics"]["optimal_simulated_p_share_and_misinformation"] < 0.3
 
