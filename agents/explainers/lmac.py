@@ -8,8 +8,8 @@ With ŷ = argmax f(X) (the frozen classifier's own decision) and M = M_θ(h(X)):
 Recipe values (speechbrain ``recipes/ESC50/interpret/hparams/lmac_cnn14.yaml``): λ_in = 4, λ_out = 0.2,
 λ_1 = 0.4, λ_TV = 0; FT g_w = 4, thr = 0.35, ρ = 0.6. The CE terms are batch means. The L1 scale s: the
 recipe's code multiplies the batch-mean |M| by a length-B vector and sums (``train_lmac.py``), so s = B
-(``l1_reduction="recipe"``; in FT, s = number of samples *not* guided); ``"mean"`` gives the paper's
-s = 1 (FT: mean over the unguided samples). xcorr_i = mean(X_clean · M⊙X) / (rms X_clean · rms M⊙X),
+(``l1_reduction="recipe"``; in FT, s = number of samples *not* guided; TV is scaled the same way);
+``"mean"`` gives the paper's s = 1 (FT: mean over the unguided samples). xcorr_i = mean(X_clean · M⊙X) / (rms X_clean · rms M⊙X),
 uncentred, as in the recipe. Adam (lr 2e-4, weight decay 2e-6), gradient norm clipped at 5.
 """
 
@@ -61,6 +61,8 @@ class LMACLoss:
         else:
             l1 = (l1_per_sample * free).sum() / free.sum().clamp_min(1.0)
         tv = (mask.diff(dim=-1).abs().mean() + mask.diff(dim=-2).abs().mean()) if self.l_tv > 0 else x.new_zeros(())
+        if self.l1_reduction == "recipe":  # the recipe scales TV like L1: by the number of unguided samples
+            tv = tv * free.sum()
         loss = self.l_in * ce_in - self.l_out * ce_out + self.l_1 * l1 + self.l_tv * tv + guidance
         parts = {"ce_in": ce_in.item(), "ce_out": ce_out.item(), "mask_mean": l1_per_sample.mean().item(),
                  "guidance": guidance.item(), "guided_fraction": guided.float().mean().item()}
