@@ -176,6 +176,10 @@ def test_graph_families_in_the_headline_table(performative) -> None:
     rounds = pd.read_csv(run_dir / "network_rounds.csv")
     control = rounds[rounds.family.str.startswith("no cascade")]
     assert (control.views_per_post == 1.0).all()                     # seed exposures only: one view per post
+    from scenarios.persuasion.performative import CLAIM
+
+    network_rule = CLAIM.rules[2].judge(performative["table"], run_dir)  # paired over the seeds of the BA graph
+    assert "paired over 2 seeds" in network_rule.evidence
 
 
 def test_fixed_point_sensitivity_to_mu_base_and_q(performative) -> None:
