@@ -19,6 +19,7 @@ from agents.explainers import (
 )
 from envs.audio import AudioWorld, Clips, write_wav
 from scenarios.plotting import save
+from scenarios.stats import aggregate
 
 METHOD_NAMES = {"lmac": "L-MAC", "lmac_ft": "L-MAC FT", "saliency": "Saliency", "integrated_gradients": "IG",
                 "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM", "random": "random mask (chance)",
@@ -146,8 +147,6 @@ def mask_figure(x: np.ndarray, x_clean: np.ndarray, masks: dict[str, np.ndarray]
 
 def metric_bars(df: pd.DataFrame, metrics: list[str], path, title: str) -> None:
     """One panel per metric: mean ± 95 % CI over seeds, one bar per method, grouped by domain."""
-    from scenarios.stats import aggregate
-
     domains = list(dict.fromkeys(df["domain"]))
     methods = list(dict.fromkeys(df["method"]))
     agg = aggregate(df, ["method", "domain"], metrics)
