@@ -22,7 +22,8 @@ Terminates after ``episode_length`` clips.
 
 ## Arguments
 ``mode`` (contamination, see :mod:`envs.audio.mixtures`), ``split`` (train | val | test speakers),
-``n_classes``, ``n_speakers``, ``episode_length``, ``classifier``, ``cache_dir`` (word-bank cache; None: memory).
+``n_classes``, ``n_speakers``, ``episode_length``, ``classifier``, ``cache_dir`` (word-bank cache; None: memory),
+``snr_db`` and ``snr_spread`` (in-domain SNR ~ U[snr_db ± snr_spread]).
 ``info`` holds the label, the IBM, the clean target's and the mixture's waveforms.
 """
 
@@ -49,8 +50,10 @@ class AudioExplainEnv(gymnasium.Env):
 
     def __init__(self, mode: str = "in_domain", split: str = "test", n_classes: int = 10, n_speakers: int = 20,
                  episode_length: int = 8, classifier: Callable[[np.ndarray], np.ndarray] | None = None,
-                 cache_dir: str | Path | None = None, render_mode: str | None = None):
-        self.world = AudioWorld(WorldSpec(n_classes=n_classes, n_speakers=n_speakers), cache_dir)
+                 cache_dir: str | Path | None = None, snr_db: float = 0.0, snr_spread: float = 5.0,
+                 render_mode: str | None = None):
+        spec = WorldSpec(n_classes=n_classes, n_speakers=n_speakers, snr_db=snr_db, snr_spread=snr_spread)
+        self.world = AudioWorld(spec, cache_dir)
         self.mode, self.split, self.episode_length, self.classifier = mode, split, int(episode_length), classifier
         self.world.sample(1, mode, split, np.random.default_rng(0))  # fail early on a bad mode/split
         sp = self.world.spectral

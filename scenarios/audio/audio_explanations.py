@@ -14,7 +14,8 @@ Per replicate seed:
    reference masks (random, all-ones = chance levels; oracle IBM = upper bound), scored by AI, AD (single
    softmax; the recipe's double-softmax AD beside it), AG, FF, Fid-In, SPS, COMP, mask IoU against the IBM,
    and SI-SDR of the listenable interpretation ISTFT(expm1(M ⊙ X) e^{j∠X}) against the clean target;
-5. the cascading-randomisation sanity check (Spearman ρ of masks as the classifier is re-initialised top-down).
+5. the cascading-randomisation sanity check (Spearman ρ of masks as the classifier is re-initialised top-down);
+6. one ``recast/AudioExplain-v0`` episode with L-MAC as the policy (``lmac_env_reward`` in the summary).
 
 Outputs: ``results.csv`` (method × domain × seed), ``table.md`` (mean ± 95 % CI), ``randomisation.csv``,
 ``faithfulness.png``, ``quality.png``, ``randomisation.png``, ``masks_<domain>.png`` and ``wavs/``.
@@ -33,6 +34,7 @@ import torch
 
 from agents.explainers import GRADIENT_METHODS, lmac_masks
 from envs.audio import AudioFileError, AudioWorld, WorldSpec, default_cache_dir, read_wav, write_wav
+from envs.audio.explain_env import AudioExplainEnv
 from scenarios.audio.evaluation import (
     METHOD_NAMES, build_lmac, mask_figure, method_masks, metric_bars, randomisation_check, score, train_classifier,
     write_examples,
@@ -155,7 +157,7 @@ def _run(cfg: AudioExplanationsConfig, ctx: RunContext) -> ScenarioResult:
                        d.cache_dir or default_cache_dir())
     domains = ["in_domain", *d.ood_modes]
     arms = methods(cfg)
-    rows, random_rows = [], []
+    rows, random_rows, env_rewards = [], [], []
     for rep, seed in enumerate(ctx.progress(ctx.seeds.replicates(cfg.n_seeds), desc="seeds")):
         rng = np.random.default_rng(seed)
         log = lambda r, rep=rep: ctx.log({"seed": rep, **r})  # noqa: E731
@@ -186,9 +188,35 @@ def _run(cfg: AudioExplanationsConfig, ctx: RunContext) -> ScenarioResult:
             checked = [a for a in arms if a in decoders or a in cfg.eval.randomisation_methods]
             random_rows += [{"seed": rep, **r}
                             for r in randomisation_check(classifier, decoders, x, checked, cfg.baselines, seed)]
+        env_rewards.append(_env_episode(cfg, world, classifier, decoders["lmac"], device, seed))
+        log({"phase": "env", "lmac_env_reward": env_rewards[-1]})
         if rep == 0 and cfg.eval.explain_wavs:
             _explain_user_files(cfg, ctx, world, classifier, decoders["lmac"], device)
-    return _report(cfg, ctx, pd.DataFrame(rows), pd.DataFrame(random_rows), domains)
+    result = _report(cfg, ctx, pd.DataFrame(rows), pd.DataFrame(random_rows), domains)
+    result.metrics["lmac_env_reward"] = float(np.mean(env_rewards))
+    return result
+
+
+def _env_episode(cfg, world: AudioWorld, classifier, decoder, device: str, seed: int) -> float:
+    """Mean reward of one ``recast/AudioExplain-v0`` episode (in-domain test clips) with L-MAC as the policy.
+
+    The reward is o_c − q_c = p_c(M ⊙ X) − p_c((1 − M) ⊙ X) under the frozen classifier (the batched FF is
+    p_c − q_c); the clips come from the env's own stream, so this exercises the env as a user would.
+    """
+    def probabilities(x: np.ndarray) -> np.ndarray:
+        return classifier.probabilities(_tensor(np.asarray(x, np.float32), device)).cpu().numpy()
+
+    env = AudioExplainEnv(mode="in_domain", split="test", n_classes=cfg.data.n_classes,
+                          n_speakers=cfg.data.n_speakers, episode_length=cfg.data.n_eval,
+                          snr_db=cfg.data.snr_db, snr_spread=cfg.data.snr_spread,
+                          classifier=probabilities, cache_dir=cfg.data.cache_dir or default_cache_dir())
+    obs, _ = env.reset(seed=seed)
+    rewards, done = [], False
+    while not done:
+        mask = lmac_masks(classifier, decoder, _tensor(obs[None], device))[0].cpu().numpy()
+        obs, reward, done, _, _ = env.step(mask)
+        rewards.append(reward)
+    return float(np.mean(rewards))
 
 
 def _examples(cfg, ctx, world, clips, feats, masks, domain) -> None:

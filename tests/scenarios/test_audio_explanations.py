@@ -41,6 +41,7 @@ def test_smoke_run_writes_table_figures_wavs_and_chance_rows(tmp_path, monkeypat
     rand = pd.read_csv(run_dir / "randomisation.csv")
     assert (rand[rand["stage"] == 0]["spearman"] == 1).all() and rand["stage"].max() == 5
     assert all(isinstance(v, float) and not math.isnan(v) for v in summary["metrics"].values())
+    assert -1 <= summary["metrics"]["lmac_env_reward"] <= 1  # one AudioExplain-v0 episode per seed, L-MAC acting
 
 
 @pytest.mark.parametrize("override", ["n_seeds=0", "classifier.widths=[8,16]", "data.ood_modes=[ood_rain]",
