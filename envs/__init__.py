@@ -34,3 +34,16 @@ if importlib.util.find_spec("mujoco") is not None:  # Gymnasium's MuJoCo Reacher
 gymnasium.register(id="recast/MediaGrounding-v0", entry_point="envs.media.grounding_env:GroundingEnv")
 gymnasium.register(id="recast/MediaZeroShot-v0", entry_point="envs.media.zero_shot_env:ZeroShotEnv")
 gymnasium.register(id="recast/EventForecast-v0", entry_point="envs.events.forecast_env:EventForecastEnv")
+# Atari (DART, envs/atari): the Atari 100k protocol on ale-py (game=, mode=train|test) and MinAtar at 64×64 RGB.
+gymnasium.register(id="recast/Atari100k-v0", entry_point="envs.atari.ale:Atari100kEnv")
+gymnasium.register(id="recast/MinAtar-v0", entry_point="envs.atari.minatar_env:MinAtarEnv")
+# Llip (envs/media): multi-object scenes with one-object captions — per-object retrieval, multi-label detection.
+gymnasium.register(id="recast/MediaObjectRetrieval-v0", entry_point="envs.media.object_envs:ObjectRetrievalEnv")
+gymnasium.register(id="recast/MediaMultiLabel-v0", entry_point="envs.media.object_envs:MultiLabelDetectionEnv")
+gymnasium.register(id="recast/VideoLocalization-v0", entry_point="envs.media.video_env:VideoLocalizationEnv")
+gymnasium.register(id="recast/SetInclusionQA-v0", entry_point="envs.tasks.qa_env:SetInclusionQAEnv")
+# Neural processes (CMANP, envs/tasks): streamed-context prediction on GP / digit tasks; the wheel bandit.
+gymnasium.register(id="recast/NPRegression-v0", entry_point="envs.tasks.np_env:NeuralProcessEnv")
+gymnasium.register(id="recast/WheelBandit-v0", entry_point="envs.tasks.wheel_bandit:WheelBanditEnv")
+# Audio explanations (L-MAC, envs/audio): spoken digits in interference; action = a time–frequency mask.
+gymnasium.register(id="recast/AudioExplain-v0", entry_point="envs.audio.explain_env:AudioExplainEnv")

@@ -32,7 +32,13 @@ SCENARIO_MODULES: dict[str, str] = {
     "goal_reaching": "scenarios.goals.goal_reaching",
     "sharpness": "scenarios.optimization.sharpness",
     "image_text_pretraining": "scenarios.media.image_text_pretraining",
+    "video_localization": "scenarios.media.video_localization",
+    "caption_diversity": "scenarios.media.caption_diversity",
     "tpp_forecasting": "scenarios.events.tpp_forecasting",
+    "audio_explanations": "scenarios.audio.audio_explanations",
+    "neural_processes": "scenarios.meta.neural_processes",
+    "atari_tokens": "scenarios.atari.atari_tokens",
+    "meta_ocl": "scenarios.language.meta_ocl",
 }
 
 

@@ -53,7 +53,7 @@ class AtariTokensConfig:
     game: str = ""  # one game (MinAtar or any ALE ROM, e.g. Pong): replaces `games`
     methods: list[str] = param(["dart", "iris", "ppo", "dqn", "random"], choices=METHODS, nonempty=True)
     n_seeds: int = param(3, ge=1, le=1000)
-    epochs: int = param(10, ge=1, le=100_000)
+    epochs: int = param(8, ge=1, le=100_000)
     steps_per_epoch: int = param(400, ge=1, le=10_000_000)  # real agent steps per epoch (IRIS 200)
     n_envs: int = param(4, ge=1, le=256)  # parallel collection envs
     eval_every: int = param(2, ge=1, le=100_000)  # epochs
@@ -132,8 +132,12 @@ def train_model_based(cfg: AtariTokensConfig, ctx: RunContext, method: str, game
                           cfg.steps_per_epoch)
         record = {"phase": "train", "game": game, "method": method, "seed": rep, "epoch": epoch,
                   "env_steps": len(buffer)}
-        for part, start, fn in (("tokenizer", cfg.tokenizer.start_epoch, agent.train_tokenizer),
-                                ("world_model", cfg.world_model.start_epoch, agent.train_world_model),
+        if epoch >= cfg.tokenizer.start_epoch:
+            losses, seconds = timed(lambda: agent.train_tokenizer(buffer))
+            record.update({f"tokenizer_{k}": v for k, v in losses.items()}, tokenizer_s=seconds)
+        if epoch >= min(cfg.world_model.start_epoch, cfg.policy.start_epoch):
+            agent.tokenize_buffer(buffer)
+        for part, start, fn in (("world_model", cfg.world_model.start_epoch, agent.train_world_model),
                                 ("policy", cfg.policy.start_epoch, agent.train_policy)):
             if epoch >= start:
                 losses, seconds = timed(lambda: fn(buffer))

@@ -50,8 +50,9 @@ class ReplayBuffer:
 
         ``anchor="start"``: the drawn step begins the segment and steps past its episode's end are padding
         (right padding: the world model's causal attention never sees them). ``anchor="end"``: the drawn step
-        ends the segment and steps before its episode are padding (for burn-in). ``valid`` marks real steps;
-        ``starts`` marks padding and each segment's first real step (where a recurrent state resets).
+        ends the segment and steps before its episode are padding (for burn-in). ``index`` gives the buffer rows
+        (clipped into range), ``valid`` marks real steps; ``starts`` marks padding and each segment's first real
+        step (where a recurrent state resets).
         """
         a = self.arrays()
         anchors = rng.integers(0, len(self), n)
@@ -60,7 +61,7 @@ class ReplayBuffer:
         clipped = np.clip(idx, 0, len(self) - 1)
         valid = (idx >= 0) & (idx < len(self)) & (a["episodes"][clipped] == a["episodes"][anchors][:, None])
         first = valid & ~np.concatenate([np.zeros((n, 1), bool), valid[:, :-1]], axis=1)
-        return {"frames": a["frames"][clipped], "actions": a["actions"][clipped], "rewards": a["rewards"][clipped],
+        return {"index": clipped, "actions": a["actions"][clipped], "rewards": a["rewards"][clipped],
                 "dones": a["dones"][clipped] & valid, "valid": valid, "starts": first | ~valid}
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -29,13 +29,13 @@ MODEL_BASED = ("dart", "dart_no_pos", "dart_mask50", "iris")
 
 @dataclass
 class TokenizerTrain:
-    channels: int = param(32, ge=1, le=1024)
+    channels: int = param(16, ge=1, le=1024)
     n_down: int = param(4, ge=1, le=6)  # 64 / 2^n_down tokens per side: 4 → K = 16
     codebook_size: int = param(128, ge=2, le=65_536)
     embed_dim: int = param(32, ge=1, le=4096)
     lr: float = param(1e-3, gt=0, le=1)  # IRIS 1e-4 (paper preset); larger for the short CPU budget [design]
-    batch: int = param(64, ge=1, le=4096)
-    steps: int = param(60, ge=0, le=100_000)  # updates per epoch (IRIS 200)
+    batch: int = param(32, ge=1, le=4096)  # IRIS 256
+    steps: int = param(20, ge=0, le=100_000)  # updates per epoch (IRIS 200)
     start_epoch: int = param(1, ge=1, le=100_000)  # IRIS: after epoch 5
 
 
@@ -49,7 +49,7 @@ class WorldModelTrain:
     weight_decay: float = param(0.01, ge=0, le=1)
     batch: int = param(16, ge=1, le=4096)
     seq_len: int = param(8, ge=2, le=1000)  # steps per training segment (IRIS 20)
-    steps: int = param(60, ge=0, le=100_000)
+    steps: int = param(30, ge=0, le=100_000)
     start_epoch: int = param(2, ge=1, le=100_000)  # IRIS: after epoch 25
 
 
@@ -186,17 +186,26 @@ class ModelBasedAgent:
             self.tok_opt.step()
         return parts
 
-    def _tokenize(self, frames: np.ndarray) -> torch.Tensor:
-        lead = frames.shape[:-3]
-        return self.tokenizer.tokenize(self._frames(frames.reshape(-1, *frames.shape[-3:]))).view(*lead, -1)
+    def tokenize_buffer(self, buffer: ReplayBuffer, chunk: int = 512) -> None:
+        """Tokens of every buffered frame under the current tokenizer (B, K), for this epoch's world-model and
+        actor-critic updates: the tokenizer does not change during them, so this equals IRIS's on-the-fly encoding.
+        """
+        frames = buffer.arrays()["frames"]
+        self.tokenizer.eval()
+        with torch.no_grad():
+            self.tokens = torch.cat([self.tokenizer.tokenize(self._frames(frames[i:i + chunk]))
+                                     for i in range(0, len(frames), chunk)])
+
+    def _tokenize(self, index: np.ndarray) -> torch.Tensor:
+        return self.tokens[torch.as_tensor(index, device=self.tokens.device)]
 
     def train_world_model(self, buffer: ReplayBuffer) -> dict[str, float]:
         parts: dict[str, float] = {}
         self.world_model.train()
         for _ in range(self.wm_cfg.steps):
             seg = buffer.sample_segments(self.wm_cfg.batch, self.wm_cfg.seq_len, self.rng, anchor="start")
-            t = {k: torch.as_tensor(v, device=self.device) for k, v in seg.items() if k != "frames"}
-            loss, parts = self.world_model.loss(self._tokenize(seg["frames"]), t["actions"], t["rewards"],
+            t = {k: torch.as_tensor(v, device=self.device) for k, v in seg.items() if k != "index"}
+            loss, parts = self.world_model.loss(self._tokenize(seg["index"]), t["actions"], t["rewards"],
                                                 t["dones"], t["valid"])
             self.wm_opt.zero_grad()
             loss.backward()
@@ -209,7 +218,7 @@ class ModelBasedAgent:
         self.world_model.eval()
         for _ in range(p.steps):
             seg = buffer.sample_segments(p.batch, p.burn_in + 1, self.rng, anchor="end")
-            tokens = self._tokenize(seg["frames"])
+            tokens = self._tokenize(seg["index"])
             starts = torch.as_tensor(seg["starts"], device=self.device)
             state = burn_in(self.policy, tokens[:, :-1], starts[:, :-1])
             state = reset_state(state, self.policy.initial_state(p.batch), starts[:, -1])
