@@ -131,7 +131,15 @@ class NeuralProcessesConfig:
             raise ValueError("bandit.max_context + bandit.num_targets must be <= 100000")
 
 
-def eval_sets(cfg: NeuralProcessesConfig, seed: int) -> dict[str, list]:
+def digit_samplers(split_seed: int) -> dict[str, DigitCompletionSampler]:
+    """Training images of digits 0–4, their held-out test images (the same seed-fixed split, so disjoint), and
+    every image of digits 5–9."""
+    return {"train": DigitCompletionSampler(SEEN_CLASSES, "train", seed=split_seed),
+            "digits_seen": DigitCompletionSampler(SEEN_CLASSES, "test", seed=split_seed),
+            "digits_unseen": DigitCompletionSampler(UNSEEN_CLASSES, "all", seed=split_seed)}
+
+
+def eval_sets(cfg: NeuralProcessesConfig, seed: int, split_seed: int) -> dict[str, list]:
     """Fixed evaluation batches per task (one seed for every model and replicate: paired comparisons)."""
     t, ranges = cfg.train, {"code": CODE_LENGTHSCALE_RANGE, "paper": PAPER_LENGTHSCALE_RANGE}
     samplers = {}
@@ -140,8 +148,8 @@ def eval_sets(cfg: NeuralProcessesConfig, seed: int) -> dict[str, list]:
         samplers["gp_rbf"] = GPSampler("rbf", ell, cfg.tasks.max_num_points)
         samplers["gp_matern52"] = GPSampler("matern52", ell, cfg.tasks.max_num_points)
     if cfg.tasks.digits:
-        samplers["digits_seen"] = DigitCompletionSampler(SEEN_CLASSES, "test", seed=seed)
-        samplers["digits_unseen"] = DigitCompletionSampler(UNSEEN_CLASSES, "all", seed=seed)
+        digits = digit_samplers(split_seed)
+        samplers["digits_seen"], samplers["digits_unseen"] = digits["digits_seen"], digits["digits_unseen"]
     out = {}
     for i, (task, sampler) in enumerate(samplers.items()):
         rng = np.random.default_rng([seed, i])
@@ -156,7 +164,7 @@ def families(cfg: NeuralProcessesConfig, data_seed: int) -> dict[str, tuple]:
     if cfg.tasks.gp:
         out["gp"] = (GPSampler("rbf", ell, cfg.tasks.max_num_points).sample, 1, False, ("gp_rbf", "gp_matern52"))
     if cfg.tasks.digits:
-        train_set = DigitCompletionSampler(SEEN_CLASSES, "train", seed=data_seed)
+        train_set = digit_samplers(data_seed)["train"]
         out["digits"] = (train_set.sample, 2, True, ("digits_seen", "digits_unseen"))
     return out
 
@@ -168,7 +176,7 @@ def run(cfg: NeuralProcessesConfig, ctx: RunContext) -> ScenarioResult:
 
 def _run(cfg: NeuralProcessesConfig, ctx: RunContext) -> ScenarioResult:
     data_seed, device, t = ctx.seeds.seed("data"), ctx.device, cfg.train
-    evals = eval_sets(cfg, ctx.seeds.seed("eval"))
+    evals = eval_sets(cfg, ctx.seeds.seed("eval"), split_seed=data_seed)
     state = ctx.load_checkpoint() or {"rows": [], "stream": [], "env": [], "memory": [], "bandit": [],
                                       "curves": [], "done": []}
     done = set(state["done"])

@@ -80,3 +80,16 @@ def test_training_unit_is_deterministic_under_a_seed() -> None:
     batch = wheel_np_batch(np.random.default_rng(0), 2, 20, 5, 10.0)
     assert batch.xc.shape[2] == 7 and batch.xt.shape == (2, 5, 7)
     assert np.all(batch.xc[..., 2:].sum(-1) == 1)  # one-hot arm
+
+
+def test_held_out_digit_images_never_appear_in_training() -> None:
+    """The digits_seen evaluation images come from the same seed-fixed split as the training images (an earlier
+    version drew the test split with another seed, so about 3/4 of the 'held-out' images were training images)."""
+    from scenarios.meta.neural_processes import digit_samplers
+
+    for seed in (0, 1, 12345):
+        split = digit_samplers(seed)
+        train = {row.tobytes() for row in split["train"].values}
+        test = [row.tobytes() for row in split["digits_seen"].values]
+        assert test and not any(row in train for row in test)
+        assert len(train) + len(test) == len(split["train"].values) + len(split["digits_seen"].values)
