@@ -15,8 +15,9 @@ For every model and N (one task, 1-D GP-shaped inputs; weights untrained — cos
   (re-encoding N + b points), and that call gives both its time and its peak memory.
 - **explicit attn MB**: the analytic size of the attention matrices an explicit-softmax implementation would
   hold at once (TNP-D: H·(N+M)² floats per layer; ANP, 8 heads: 8·N² self-attention + 8·M·N
-  cross-attention; CMANP: H·L_C·b) — the reference code's implementations. Our TNP-D/ANP use ``scaled_dot_product_attention``, whose fused CPU/GPU kernels do
-  not materialise the matrix, so their *measured* memory grows linearly while their time grows quadratically.
+  cross-attention; CMANP: H·L_C·b) — the reference code's implementations. Our TNP-D/ANP use
+  ``scaled_dot_product_attention``, whose fused CPU/GPU kernels do not materialise the matrix, so their
+  *measured* memory grows linearly while their time grows quadratically.
 
 Prints one table and the TNP-D / CMANP ratios at the largest N.
 """
