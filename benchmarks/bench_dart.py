@@ -36,13 +36,10 @@ SIZES = {
 }
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def env_steps_per_second(env_id: str, seconds: float, **kwargs) -> float:
@@ -102,11 +99,13 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"sizes={args.sizes} device={args.device} batch={b} horizon={h} K={k} threads={torch.get_num_threads()}")
     for title, make in (("imagination (world model + policy + backward)", rollout), ("policy steps only", act)):
-        rollout(token_policy)() if make is rollout else None  # warm-up
+        steps = {name: make(policy) for name, policy in policies.items()}
+        for step in steps.values():  # warm-up: one untimed call per arm
+            step()
         times = {name: [] for name in policies}
-        for _ in range(args.repeats):
-            for name, policy in policies.items():
-                times[name].append(median_time(make(policy), 1))
+        for _ in range(args.repeats):  # round-robin, so load drift hits both arms alike
+            for name, step in steps.items():
+                times[name].append(seconds(step))
         rates = {name: b * h / float(np.median(t)) for name, t in times.items()}
         print(f"\n{title}: imagined env steps/s")
         for name, rate in rates.items():
