@@ -9,6 +9,12 @@ scenarios.report`` applies it to the scenario's run directory. The rules are sma
   (beyond ``margin``), *does not hold* when it lies on the other side, and is *inconclusive* otherwise.
   Without per-seed rows it falls back to the results table's "mean ± CI" cells, with the difference's
   half-width √(h_A² + h_B²) (unpaired, conservative).
+- :class:`Flat`: a measured quantity of one arm does not grow with a size (e.g. peak memory against the context
+  size N): value at the largest size / value at the smallest ≤ ``max_ratio``.
+- :class:`AtMost`: a measured error never exceeds a bound (its maximum over the CSV's rows).
+
+``Flat`` and ``AtMost`` judge deterministic measurements (no seeds): they hold or fail, and are inconclusive only
+when the run directory lacks the numbers.
 """
 
 from __future__ import annotations
@@ -101,6 +107,64 @@ class Better:
         return wide[[self.better, self.worse]].dropna()
 
 
+@dataclass(frozen=True)
+class Flat:
+    """``metric`` of arm ``arm`` (rows with ``key == arm`` in the run's CSV ``source``) is flat in ``over``:
+    mean value at the largest ``over`` / mean value at the smallest ≤ ``max_ratio``."""
+
+    metric: str
+    arm: str
+    source: str
+    over: str = "N"
+    key: str = "model"
+    max_ratio: float = 1.5
+
+    def describe(self) -> str:
+        return f"{self.metric} of {self.arm} flat in {self.over}: ratio largest/smallest {self.over} <= {self.max_ratio:g}"
+
+    def judge(self, table: Sequence[Mapping[str, Any]], run_dir: Path | None = None) -> Verdict:
+        frame = _read(run_dir, self.source, {self.metric, self.key, self.over})
+        if frame is None or not (frame[self.key] == self.arm).any():
+            return Verdict(INCONCLUSIVE, self.describe(), f"no {self.arm} rows with '{self.metric}' in {self.source}")
+        by_size = frame[frame[self.key] == self.arm].groupby(self.over)[self.metric].mean().sort_index()
+        if len(by_size) < 2 or by_size.iloc[0] <= 0:
+            return Verdict(INCONCLUSIVE, self.describe(), f"{len(by_size)} size(s) measured: need two, first > 0")
+        ratio = float(by_size.iloc[-1] / by_size.iloc[0])
+        evidence = (f"{self.metric} {by_size.iloc[0]:.4g} at {self.over}={by_size.index[0]} → {by_size.iloc[-1]:.4g} "
+                    f"at {self.over}={by_size.index[-1]}: ratio {ratio:.3g}")
+        return Verdict(HOLDS if ratio <= self.max_ratio else FAILS, self.describe(), evidence)
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """Every row of the run's CSV ``source`` has all ``metrics`` ≤ ``bound`` (e.g. a streamed-vs-full error)."""
+
+    metrics: tuple[str, ...]
+    bound: float
+    source: str
+
+    def describe(self) -> str:
+        return f"max of {', '.join(self.metrics)} <= {self.bound:g}"
+
+    def judge(self, table: Sequence[Mapping[str, Any]], run_dir: Path | None = None) -> Verdict:
+        frame = _read(run_dir, self.source, set(self.metrics))
+        if frame is None or frame.empty:
+            return Verdict(INCONCLUSIVE, self.describe(), f"no rows with {', '.join(self.metrics)} in {self.source}")
+        worst = float(frame[list(self.metrics)].to_numpy(dtype=float).max())
+        if not math.isfinite(worst):
+            return Verdict(FAILS, self.describe(), f"a non-finite value in {self.source}")
+        return Verdict(HOLDS if worst <= self.bound else FAILS, self.describe(),
+                       f"max = {worst:.3g} over {len(frame)} rows")
+
+
+def _read(run_dir: Path | None, name: str, columns: set[str]) -> pd.DataFrame | None:
+    """The run's CSV ``name`` when it exists and has ``columns``; else None."""
+    if run_dir is None or not (Path(run_dir) / name).exists():
+        return None
+    frame = pd.read_csv(Path(run_dir) / name)
+    return frame if columns <= set(frame.columns) else None
+
+
 def _cell(text: Any) -> tuple[float, float]:
     """"0.204 ± 0.068" → (0.204, 0.068); a bare number → (x, 0)."""
     if isinstance(text, (int, float)):
@@ -117,7 +181,7 @@ class Claim:
 
     statement: str
     source: str
-    rules: tuple[Better, ...]
+    rules: tuple[Better | Flat | AtMost, ...]
     chance: Mapping[str, str] = field(default_factory=dict)  # metric → the chance level or trivial baseline
 
     def judge(self, table: Sequence[Mapping[str, Any]], run_dir: Path | None = None) -> tuple[str, list[Verdict]]:

@@ -12,11 +12,20 @@ Arms (every one the same ViT + text encoder + cross-attention, same steps, batch
   (K − 1) · width mixture-token entries (column ``n_params``);
 * ``llip_sigmoid`` (the paper's objective) / ``llip_infonce``: K = ``llip.k`` tokens, caption-queried attention;
 * ``llip_uniform``: the same K tokens with α fixed to 1/K (no caption conditioning), InfoNCE — the ablation;
-* sweeps of ``llip_infonce`` over K (``llip.k_sweep``; K = 1 is the ``clip`` arm) and over τ_att. InfoNCE, not the
-  paper's sigmoid, because in our pilot (seed 0, cpu preset) ``llip_sigmoid``'s attention stayed uniform (entropy
-  0.994 of log K): with SigLIP's init b = −10 at batch 64 the negatives barely contribute, and nothing pushes the
-  captions to re-mix the tokens; with InfoNCE the attention is used (entropy ≈ 0.65);
+* sweeps of ``llip_infonce`` over K (``llip.k_sweep``; K = 1 is the ``clip`` arm) and over τ_att
+  (``llip.temperature_sweep``). InfoNCE, not the paper's sigmoid, because in our pilot (seed 0, cpu preset)
+  ``llip_sigmoid``'s attention stayed uniform (entropy 0.994 of log K): with SigLIP's init b = −10 at batch 64 the
+  negatives barely contribute, and nothing pushes the captions to re-mix the tokens; with InfoNCE the attention is
+  used (entropy ≈ 0.65);
 * ``random``: random embeddings (per distinct image and caption), the chance row of every metric.
+
+Presets: ``cpu`` (the default) runs what the claim needs — the five methods above at their main setting plus
+``random``, 3 seeds × 300 steps; ``sweeps`` runs the K sweep (2, 4, 16) and τ_att sweep (0.25, 4) of ``llip_infonce``
+beside ``clip`` (K = 1), ``llip_infonce`` (K = 8, τ_att = 1) and ``llip_uniform`` at the same sizes
+(``metric_vs_k.png``, ``metric_vs_temperature.png``); ``smoke`` runs every arm kind at toy sizes for the tests.
+Every (arm, seed) unit — training and probes, or the random arm's probes — is one job for the project's executors
+(``executor=process`` with ``workers=2`` by default); a job is seeded from its own seed only, so the results do not
+depend on the executor or the job order, and a killed run resumes from the jobs it finished (``--resume``).
 
 Metrics on a fixed test gallery (:mod:`scenarios.media.evaluation`): per-object retrieval R@1/5 (a hit is any
 image the caption is true of), caption coverage (per-image ROC-AUC of all 60 one-object captions, valid vs not),
@@ -39,6 +48,7 @@ import gymnasium
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 import envs  # noqa: F401  (registers recast/*)
 from agents.contrastive import LlipDualEncoder, LlipLoss
@@ -47,9 +57,10 @@ from envs.media import VOCAB, MediaWorld, ObjectCaptionStream, all_object_querie
 from envs.media.captions import captions, class_prompts, query_tokens
 from envs.media.object_envs import detection_queries
 from scenarios.claims import Better, Claim
+from scenarios.executors import EXECUTORS, map_jobs
 from scenarios.media import evaluation as ev
-from scenarios.media.figures import attention_grid, metric_bars, sweep_panels
 from scenarios.media import image_text_pretraining as itp
+from scenarios.media.figures import attention_grid, metric_bars, sweep_panels
 from scenarios.media.image_text_pretraining import EncoderConfig, lr_factor
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
@@ -88,8 +99,8 @@ class LlipConfig:
     k: int = param(8, ge=1, le=4096)  # mixture tokens of the llip_* arms
     attention_heads: int = param(1, ge=1, le=256)  # heads of the text-queried cross-attention
     temperature: float = param(1.0, gt=0, le=1e4)  # τ_att (attention logits q·k / τ_att)
-    k_sweep: list[int] = param([2, 4, 16], ge=1, le=4096)  # extra K of llip_infonce (K = 1 is the clip arm)
-    temperature_sweep: list[float] = param([0.25, 4.0], gt=0, le=1e4)  # extra τ_att of llip_infonce
+    k_sweep: list[int] = param([], ge=1, le=4096)  # extra K of llip_infonce (K = 1 is the clip arm); preset sweeps
+    temperature_sweep: list[float] = param([], gt=0, le=1e4)  # extra τ_att of llip_infonce; preset sweeps
     init_scale: float = param(10.0, gt=0, le=100)  # sigmoid t (SigLIP's init; [unverified] for Llip)
     init_bias: float = param(-10.0, ge=-100, le=100)  # sigmoid b
     init_temperature: float = param(0.07, gt=0.01, le=10)  # InfoNCE τ (CLIP's init)
@@ -127,7 +138,9 @@ class CaptionDiversityConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     methods: list[str] = param(list(METHODS), choices=tuple(METHODS), nonempty=True)
     n_seeds: int = param(3, ge=1, le=10_000)
-    torch_threads: int = param(1, ge=0, le=1024)  # 1 is fastest on a busy 2-core machine; 0 = torch's default
+    executor: str = param("process", choices=EXECUTORS)  # serial | process | ray: one job per (arm, seed)
+    workers: int = param(2, ge=1, le=4096)  # process executor: parallel jobs
+    torch_threads: int = param(1, ge=0, le=1024)  # per job; 1 is fastest on a busy 2-core machine; 0 = torch's
 
     def validate(self) -> None:
         self.world.spec()  # raises ValueError on a bad geometry or held-out list
@@ -185,10 +198,13 @@ def build_model(cfg: CaptionDiversityConfig, world: MediaWorld, arm: Arm) -> Lli
                            chunk=cfg.eval.chunk)
 
 
-def train(cfg: CaptionDiversityConfig, arm: Arm, world: MediaWorld, seed: int, stream_seed: int,
-          ctx: RunContext) -> LlipDualEncoder:
-    """AdamW with linear warm-up and cosine decay on the arm's loss; the same batches for every arm of a seed."""
-    t, device = cfg.train, ctx.device
+def train(cfg: CaptionDiversityConfig, arm: Arm, world: MediaWorld, seed: int, stream_seed: int, device: str,
+          log: list[dict[str, Any]], show_progress: bool = False) -> LlipDualEncoder:
+    """AdamW with linear warm-up and cosine decay on the arm's loss; the same batches for every arm of a seed.
+
+    Seeds torch from `seed` itself (never from the order of the runs); appends the loss records to `log`.
+    """
+    t = cfg.train
     torch.manual_seed(seed)
     model = build_model(cfg, world, arm).to(device)
     head = LlipLoss(arm.objective, cfg.llip.init_scale, cfg.llip.init_bias, cfg.llip.init_temperature).to(device)
@@ -200,7 +216,8 @@ def train(cfg: CaptionDiversityConfig, arm: Arm, world: MediaWorld, seed: int, s
     train_world = MediaWorld(world.spec, caption_detail=cfg.world.caption_detail)
     stream = iter(ObjectCaptionStream(train_world, t.batch_size, stream_seed,
                                       full_caption_prob=cfg.world.full_caption_prob))
-    for step in ctx.progress(range(1, t.steps + 1), desc=f"{arm.name} s{seed % 1000}"):
+    for step in tqdm(range(1, t.steps + 1), desc=f"{arm.name} s{seed % 1000}", disable=not show_progress,
+                     leave=False, dynamic_ncols=True):
         batch = next(stream)
         out = head(model(batch["images"].to(device), batch["tokens"].to(device)))
         if not torch.isfinite(out.loss):
@@ -211,7 +228,8 @@ def train(cfg: CaptionDiversityConfig, arm: Arm, world: MediaWorld, seed: int, s
         opt.step()
         sched.step()
         if step % t.log_every == 0 or step == t.steps:
-            ctx.log({"method": arm.name, "seed": seed, "step": step, "loss": float(out.loss.detach()), **out.logs})
+            log.append({"method": arm.name, "seed": seed, "step": step, "loss": float(out.loss.detach()),
+                        **{k: float(v) for k, v in out.logs.items()}})
     return model
 
 
@@ -318,42 +336,110 @@ def chance_levels(sets: dict[str, Any]) -> dict[str, float]:
             "chance_zero_shot_acc": 1 / 32}
 
 
-def run(cfg: CaptionDiversityConfig, ctx: RunContext) -> ScenarioResult:
-    with torch_threads(cfg.torch_threads):
-        return _run(cfg, ctx)
+@dataclass(frozen=True)
+class Job:
+    """One (replicate, arm) unit: train the arm on the replicate's seed and probe it (arm None: the random arm).
+
+    Picklable and self-contained, so any executor runs it; everything random in it derives from `seed` and
+    `test_seed`, so its result is the same whatever ran before it or beside it.
+    """
+
+    cfg: CaptionDiversityConfig
+    arm: Arm | None
+    replicate: int
+    seed: int
+    test_seed: int
+    device: str
+    keep_attention: bool  # return α of the attention figure's images (replicate 0 of the swept arm)
+    show_progress: bool = False
+
+    @property
+    def name(self) -> str:
+        return RANDOM if self.arm is None else self.arm.name
+
+    @property
+    def key(self) -> str:
+        return f"{self.replicate}/{self.name}"
 
 
-def _run(cfg: CaptionDiversityConfig, ctx: RunContext) -> ScenarioResult:
-    world = MediaWorld(cfg.world.spec())
-    sets = evaluation_sets(cfg, world, ctx.seeds.seed("test"))
+_SETS: dict[tuple[str, int], dict[str, Any]] = {}  # the last evaluation sets built in this process
+
+
+def cached_sets(cfg: CaptionDiversityConfig, world: MediaWorld, seed: int) -> dict[str, Any]:
+    """:func:`evaluation_sets`, built once per process for a given world, eval config and seed."""
+    key = (repr((cfg.world, cfg.eval)), seed)
+    if key not in _SETS:
+        _SETS.clear()
+        _SETS[key] = evaluation_sets(cfg, world, seed)
+    return _SETS[key]
+
+
+def attention_images(cfg: CaptionDiversityConfig, sets: dict[str, Any]) -> np.ndarray:
+    """Indices of the gallery's busiest scenes, shown in attention.png."""
     n_show = min(cfg.eval.n_attention_images, len(sets["gallery"]))
-    show = np.argsort(-sets["gallery"].n_objects, kind="stable")[:n_show]  # the busiest scenes
-    saved = ctx.load_checkpoint() or {"rows": [], "attention": None}  # finished (replicate, arm) rows
-    rows = saved["rows"]
-    finished = {(row["replicate"], row["method"]) for row in rows}
-    attention = saved["attention"]
+    return np.argsort(-sets["gallery"].n_objects, kind="stable")[:n_show]
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train (unless random) and probe one arm for one seed: its table row, its loss log, α for the figure or None."""
+    cfg, log = job.cfg, []
+    with torch_threads(cfg.torch_threads if job.device == "cpu" else 0):
+        world = MediaWorld(cfg.world.spec())
+        sets = cached_sets(cfg, world, job.test_seed)
+        base = {"replicate": job.replicate, "seed": job.seed}
+        start = time.perf_counter()
+        if job.arm is None:
+            metrics, _ = probe(random_scorer(job.seed, cfg.encoder.embed_dim), sets, cfg, job.seed)
+            row = {"method": RANDOM, "family": RANDOM, "K": 0, "tau_att": math.nan, **base, **metrics,
+                   "n_params": 0, "train_s": 0.0, "eval_s": time.perf_counter() - start}
+            return {"key": job.key, "row": row, "log": log, "attention": None}
+        arm = job.arm
+        stream_seed = int(np.random.SeedSequence([job.seed, 1]).generate_state(1)[0])
+        model = train(cfg, arm, world, job.seed, stream_seed, job.device, log, job.show_progress)
+        train_s = time.perf_counter() - start
+        score = partial(ev.conditioned_scores, model, device=job.device, chunk=cfg.eval.chunk)
+        metrics, alpha = probe(score, sets, cfg, job.seed)
+        row = {"method": arm.name, "family": arm.method, "K": arm.k, "tau_att": arm.temperature, **base, **metrics,
+               "n_params": sum(p.numel() for p in model.parameters()), "train_s": train_s,
+               "eval_s": time.perf_counter() - start - train_s}
+        attention = None
+        if job.keep_attention and alpha is not None:
+            attention = np.ascontiguousarray(alpha[attention_images(cfg, sets)].mean(axis=2))
+        return {"key": job.key, "row": row, "log": log, "attention": attention}
+
+
+def jobs(cfg: CaptionDiversityConfig, ctx: RunContext) -> list[Job]:
+    """Per replicate seed: every trained arm, then the random arm (the order of the rows in results.csv)."""
+    test_seed, serial = ctx.seeds.seed("test"), cfg.executor == "serial"
+    out = []
     for r, seed in enumerate(ctx.seeds.replicates(cfg.n_seeds)):
-        stream_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-        for arm in arms(cfg):
-            if (r, arm.name) in finished:
-                continue
-            start = time.perf_counter()
-            model = train(cfg, arm, world, seed, stream_seed, ctx)
-            train_s = time.perf_counter() - start
-            score = partial(ev.conditioned_scores, model, device=ctx.device, chunk=cfg.eval.chunk)
-            metrics, alpha = probe(score, sets, cfg, seed)
-            n_params = sum(p.numel() for p in model.parameters())
-            rows.append({"method": arm.name, "family": arm.method, "K": arm.k, "tau_att": arm.temperature,
-                         "replicate": r, "seed": seed, **metrics, "n_params": n_params, "train_s": train_s})
-            if r == 0 and arm.name == SWEPT:
-                attention = torch.from_numpy(np.ascontiguousarray(alpha[show].mean(axis=2)))
-            ctx.save_checkpoint({"rows": rows, "attention": attention})
-        if (r, RANDOM) not in finished:
-            metrics, _ = probe(random_scorer(seed, cfg.encoder.embed_dim), sets, cfg, seed)
-            rows.append({"method": RANDOM, "family": RANDOM, "K": 0, "tau_att": np.nan, "replicate": r, "seed": seed,
-                         **metrics, "n_params": 0, "train_s": 0.0})
-            ctx.save_checkpoint({"rows": rows, "attention": attention})
-    return report(cfg, ctx, pd.DataFrame(rows), sets, show, attention)
+        for arm in [*arms(cfg), None]:
+            keep = r == 0 and arm is not None and arm.name == SWEPT
+            out.append(Job(cfg, arm, r, seed, test_seed, ctx.device, keep, ctx.show_progress and serial))
+    return out
+
+
+def run(cfg: CaptionDiversityConfig, ctx: RunContext) -> ScenarioResult:
+    """Every job through the executor; each finished job is logged and checkpointed at once (``--resume``)."""
+    todo_all = jobs(cfg, ctx)
+    saved = ctx.load_checkpoint() or {}
+    done: dict[str, dict[str, Any]] = dict(saved.get("done", {}))  # job key -> {"row", "attention"}
+    todo = [job for job in todo_all if job.key not in done]
+
+    def record(position: int, result: dict[str, Any]) -> None:
+        for entry in result["log"]:
+            ctx.log(entry)
+        attention = result["attention"]
+        done[todo[position].key] = {"row": result["row"],
+                                    "attention": None if attention is None else torch.from_numpy(attention)}
+        ctx.save_checkpoint({"done": done})
+
+    map_jobs(run_job, todo, cfg.executor, max_workers=cfg.workers, show_progress=ctx.show_progress,
+             on_result=record)
+    rows = [done[job.key]["row"] for job in todo_all]
+    attention = next((done[job.key]["attention"] for job in todo_all if job.keep_attention), None)
+    sets = cached_sets(cfg, MediaWorld(cfg.world.spec()), ctx.seeds.seed("test"))
+    return report(cfg, ctx, pd.DataFrame(rows), sets, attention_images(cfg, sets), attention)
 
 
 def report(cfg: CaptionDiversityConfig, ctx: RunContext, frame: pd.DataFrame, sets: dict[str, Any],
@@ -377,11 +463,11 @@ def report(cfg: CaptionDiversityConfig, ctx: RunContext, frame: pd.DataFrame, se
                                             if m in set(frame.method)])]
     k_curve = frame[(frame["family"] == SWEPT) & (frame["tau_att"] == cfg.llip.temperature)]
     k_curve = pd.concat([k_curve, frame[frame["method"] == "clip"].assign(K=1)])  # K = 1 is CLIP exactly
-    if k_curve["K"].nunique() > 1:
+    if cfg.llip.k_sweep and k_curve["K"].nunique() > 1:  # the sweeps preset (and smoke)
         sweep_panels(k_curve, "K", SWEEP_METRICS, baselines, ctx.path("metric_vs_k.png"),
                      f"{SWEPT} against the number of mixture tokens K (K = 1: clip); mean ± 95% CI over seeds")
     tau_curve = frame[(frame["family"] == SWEPT) & (frame["K"] == cfg.llip.k)]
-    if tau_curve["tau_att"].nunique() > 1:
+    if cfg.llip.temperature_sweep and tau_curve["tau_att"].nunique() > 1:
         sweep_panels(tau_curve, "tau_att", SWEEP_METRICS, baselines, ctx.path("metric_vs_temperature.png"),
                      f"{SWEPT} (K = {cfg.llip.k}) against the attention temperature τ_att")
     if attention is not None and len(show):
@@ -408,8 +494,14 @@ PRESETS = {
                           "embed_dim": 16},
               "llip": {"k": 4, "k_sweep": [2], "temperature_sweep": [4.0]},
               "eval": {"n_scenes": 40, "n_single": 16, "n_val": 10, "env_steps": 2, "gallery_size": 4,
-                       "n_attention_images": 2}},
+                       "n_attention_images": 2},
+              "executor": "serial"},
+    # the claim's arms (clip, siglip, llip_sigmoid, llip_infonce, llip_uniform, random): 15 trained jobs
     "cpu": {},
+    # the K and τ_att sweeps of llip_infonce at the cpu sizes, beside clip (K = 1), the main llip_infonce and
+    # llip_uniform (the panels' reference line): 8 trained arms × 3 seeds
+    "sweeps": {"methods": ["clip", "llip_infonce", "llip_uniform"],
+               "llip": {"k_sweep": [2, 4, 16], "temperature_sweep": [0.25, 4.0]}},
     # Paper scale ([unverified] beyond the spec): ViT-B/16 on 224² images, K = 64 mixture tokens (Llip_64),
     # sigmoid loss, batch 32k, 12.8B samples seen (≈ 390k steps); scenes scaled to the 14 × 14 patch grid.
     "paper": {"world": {"image_size": 224, "patch_size": 16, "max_objects": 6, "small_cells": 2, "big_cells": 4},
@@ -419,7 +511,7 @@ PRESETS = {
               "train": {"steps": 390_000, "batch_size": 32_768, "lr": 5e-4, "weight_decay": 0.2,
                         "warmup_steps": 2_000, "log_every": 1_000},
               "eval": {"n_scenes": 5000, "n_single": 5000, "n_val": 1000, "env_steps": 1000},
-              "torch_threads": 0},
+              "torch_threads": 0, "executor": "serial"},
 }
 
 CLAIM = Claim(
@@ -439,7 +531,7 @@ CLAIM = Claim(
 SCENARIO = Scenario(
     name="caption_diversity",
     description="Llip vs CLIP vs SigLIP on multi-object scenes with one-object captions: per-object retrieval, "
-                "caption coverage, multi-label detection; K and τ_att sweeps",
+                "caption coverage, multi-label detection; K and τ_att sweeps (preset sweeps)",
     config=CaptionDiversityConfig,
     run=run,
     presets=PRESETS,

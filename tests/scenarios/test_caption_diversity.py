@@ -1,4 +1,4 @@
-"""The ``caption_diversity`` scenario: one smoke run end to end, its probes on hand-made scores, bad config."""
+"""The ``caption_diversity`` scenario: one smoke run end to end, executors and resume, its probes, bad config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from scenarios.config import build_config
 from scenarios.errors import UsageError
@@ -14,6 +15,7 @@ from scenarios.media import caption_diversity as cd
 from scenarios.media.evaluation import caption_coverage, detection, object_retrieval
 from scenarios.registry import get_scenario
 from scenarios.run import execute
+from scenarios.rundir import RunContext
 
 NAME = "caption_diversity"
 
@@ -63,12 +65,54 @@ def test_mixture_usage_and_arms() -> None:
     alpha[0, 5, 0, 0] = alpha[0, 9, 0, 2] = 1.0  # objects of classes 5 and 9 attend to different tokens
     usage = cd.mixture_usage(alpha, np.array([[5, 9, -1]]))
     assert usage == {"mixture_entropy": 0.0, "distinct_tokens": 1.0}
-    cfg = build_config(get_scenario(NAME), "cpu")
-    names = [a.name for a in cd.arms(cfg)]
-    assert names == ["clip", "siglip", "llip_sigmoid", "llip_infonce", "llip_uniform", "llip_infonce_K2",
-                     "llip_infonce_K4", "llip_infonce_K16", "llip_infonce_tau0.25", "llip_infonce_tau4"]
-    cfg.llip.k_sweep = [1, 8, 2]  # K = 1 is the clip arm and K = 8 the main arm: neither trained twice
-    assert [a.name for a in cd.arms(cfg)][5:] == ["llip_infonce_K2", "llip_infonce_tau0.25", "llip_infonce_tau4"]
+    cfg = build_config(get_scenario(NAME), "cpu")  # the claim's arms only
+    assert [a.name for a in cd.arms(cfg)] == ["clip", "siglip", "llip_sigmoid", "llip_infonce", "llip_uniform"]
+    assert cfg.executor == "process" and cfg.workers == 2 and cfg.n_seeds == 3 and cfg.train.steps == 300
+    sweeps = build_config(get_scenario(NAME), "sweeps")  # the K and τ_att sweeps at the cpu sizes
+    assert [a.name for a in cd.arms(sweeps)] == ["clip", "llip_infonce", "llip_uniform", "llip_infonce_K2",
+                                                 "llip_infonce_K4", "llip_infonce_K16", "llip_infonce_tau0.25",
+                                                 "llip_infonce_tau4"]
+    assert (sweeps.train, sweeps.encoder, sweeps.eval) == (cfg.train, cfg.encoder, cfg.eval)
+    sweeps.llip.k_sweep = [1, 8, 2]  # K = 1 is the clip arm and K = 8 the main arm: neither trained twice
+    assert [a.name for a in cd.arms(sweeps)][3:] == ["llip_infonce_K2", "llip_infonce_tau0.25", "llip_infonce_tau4"]
+
+
+def test_executors_agree_and_a_killed_run_resumes_from_its_finished_jobs(tmp_path, monkeypatch) -> None:
+    runs = {ex: execute(NAME, preset="smoke", overrides=[f"executor={ex}"], runs_root=tmp_path / ex,
+                        show_progress=False) for ex in ("serial", "process")}
+    assert runs["serial"]["metrics"] == runs["process"]["metrics"]  # seeded per job: not by executor or order
+    frames = {ex: pd.read_csv(next((tmp_path / ex / NAME).iterdir()) / "results.csv") for ex in runs}
+    timings = ["train_s", "eval_s"]
+    pd.testing.assert_frame_equal(frames["serial"].drop(columns=timings), frames["process"].drop(columns=timings))
+
+    # a run killed after some jobs: drop the other jobs from its checkpoint, resume, only those run again
+    run_dir = next((tmp_path / "serial" / NAME).iterdir())
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    keys = list(saved["state"]["done"])
+    kept = {k: v for k, v in saved["state"]["done"].items() if k.startswith("0/")}
+    ctx = RunContext(NAME, "smoke", 0, "cpu", run_dir, show_progress=False, resumed=True)
+    torch.save({"state": {"done": kept}, "metric_lines": 0}, run_dir / "checkpoint.pt")
+    ran: list[str] = []
+    original = cd.run_job
+
+    def counting(job: cd.Job) -> dict:
+        ran.append(job.key)
+        return original(job)
+
+    monkeypatch.setattr(cd, "run_job", counting)  # the smoke preset is serial: the patched function runs here
+    cfg = build_config(get_scenario(NAME), "smoke")
+    try:
+        result = cd.run(cfg, ctx)
+    finally:
+        ctx.close()
+    assert ran == [k for k in keys if k not in kept] and ran and all(k.startswith("1/") for k in ran)
+    assert result.metrics == runs["serial"]["metrics"]
+
+
+def test_unknown_executor_or_workers_fail_validation() -> None:
+    for override in ("executor=slurm", "workers=0"):
+        with pytest.raises(UsageError, match=override.split("=")[0]):
+            build_config(get_scenario(NAME), "smoke", [override])
 
 
 def test_random_scorer_is_a_function_of_content() -> None:

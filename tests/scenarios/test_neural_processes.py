@@ -93,3 +93,26 @@ def test_held_out_digit_images_never_appear_in_training() -> None:
         test = [row.tobytes() for row in split["digits_seen"].values]
         assert test and not any(row in train for row in test)
         assert len(train) + len(test) == len(split["train"].values) + len(split["digits_seen"].values)
+
+
+def test_process_executor_gives_the_serial_results_and_the_claim_reads_memory_and_streaming(tmp_path) -> None:
+    """Units seed themselves, so two workers reproduce the serial run row for row (whatever order units finish
+    in); the claim's memory and streaming rules read the run's own CSVs."""
+    from scenarios.claims import HOLDS
+
+    overrides = ["models=[cmanp,tnpd]", "tasks.digits=false", "bandit.agents=[cmanp,uniform]"]
+    dirs = {}
+    for executor in ("serial", "process"):
+        root = tmp_path / executor
+        summary = execute("neural_processes", preset="smoke", overrides=[*overrides, f"executor={executor}"],
+                          runs_root=root, show_progress=False)
+        assert summary["status"] == "complete"
+        dirs[executor] = next((root / "neural_processes").iterdir())
+    for name in ("results.csv", "bandit.csv", "memory.csv", "streaming.csv"):
+        a, b = (pd.read_csv(dirs[e] / name) for e in ("serial", "process"))
+        pd.testing.assert_frame_equal(a.drop(columns=[c for c in ("train_s", "ms_per_step") if c in a]),
+                                      b.drop(columns=[c for c in ("train_s", "ms_per_step") if c in b]))
+    claim = get_scenario("neural_processes").claim
+    flat, at_most = claim.rules[2], claim.rules[3]
+    assert flat.judge([], dirs["process"]).verdict == HOLDS  # CMANP 50 → 400 points: same bytes
+    assert at_most.judge([], dirs["process"]).verdict == HOLDS

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from scenarios import registry
-from scenarios.claims import FAILS, HOLDS, INCONCLUSIVE, Better, Claim
+from scenarios.claims import FAILS, HOLDS, INCONCLUSIVE, AtMost, Better, Claim, Flat
 from scenarios.report import main as report_main
 from scenarios.report import markdown_report
 from scenarios.run import execute
@@ -53,6 +53,29 @@ def test_paired_rule_agrees_with_a_paired_t_test(tmp_path) -> None:
         expected = INCONCLUSIVE if test.pvalue >= 0.05 else HOLDS if test.statistic > 0 else FAILS
         assert verdict.verdict == expected, (trial, verdict, test)
         assert "paired over" in verdict.evidence
+
+
+def test_flat_rule_on_hand_made_memory(tmp_path) -> None:
+    """Peak memory of 'const' stays at 1 MB from N = 10 to 10⁴ (ratio 1); 'lin' grows 1000× (ratio 1000)."""
+    rows = [{"model": m, "N": n, "peak_MB": 1.0 if m == "const" else n / 10} for m in ("const", "lin")
+            for n in (10, 100, 10_000)]
+    pd.DataFrame(rows).to_csv(tmp_path / "memory.csv", index=False)
+    assert Flat("peak_MB", "const", "memory.csv").judge([], tmp_path).verdict == HOLDS
+    verdict = Flat("peak_MB", "lin", "memory.csv").judge([], tmp_path)
+    assert verdict.verdict == FAILS and "ratio 1e+03" in verdict.evidence
+    assert Flat("peak_MB", "lin", "memory.csv", max_ratio=1000).judge([], tmp_path).verdict == HOLDS
+    assert Flat("peak_MB", "absent", "memory.csv").judge([], tmp_path).verdict == INCONCLUSIVE
+    assert Flat("peak_MB", "const", "missing.csv").judge([], tmp_path).verdict == INCONCLUSIVE
+
+
+def test_at_most_rule_takes_the_worst_row_and_fails_on_nan(tmp_path) -> None:
+    frame = pd.DataFrame({"err_a": [1e-7, 3e-6], "err_b": [2e-6, 9e-6]})
+    frame.to_csv(tmp_path / "errors.csv", index=False)
+    assert AtMost(("err_a", "err_b"), 1e-5, "errors.csv").judge([], tmp_path).verdict == HOLDS
+    assert AtMost(("err_a", "err_b"), 5e-6, "errors.csv").judge([], tmp_path).verdict == FAILS  # 9e-6 in err_b
+    assert AtMost(("err_a",), 5e-6, "errors.csv").judge([], tmp_path).verdict == HOLDS
+    frame.assign(err_a=[np.nan, 0.0]).to_csv(tmp_path / "errors.csv", index=False)
+    assert AtMost(("err_a",), 1.0, "errors.csv").judge([], tmp_path).verdict == FAILS
 
 
 def test_a_claim_holds_only_when_every_rule_holds() -> None:
