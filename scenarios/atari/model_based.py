@@ -13,17 +13,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-from agents.world_models import (FramePolicy, GPTWorldModel, TokenizerConfig, TokenPolicy, VQTokenizer,
-                                 WorldModelConfig, actor_critic_loss, burn_in, imagine, to_float)
+from agents.world_models import (
+    FramePolicy,
+    GPTWorldModel,
+    TokenizerConfig,
+    TokenPolicy,
+    VQTokenizer,
+    WorldModelConfig,
+    actor_critic_loss,
+    burn_in,
+    imagine,
+    to_float,
+)
 from agents.world_models.imagination import reset_state
 from scenarios.atari.buffer import ReplayBuffer
 from scenarios.validation import param
 
+T = TypeVar("T")
 MODEL_BASED = ("dart", "dart_no_pos", "dart_mask50", "iris")
 
 
@@ -231,7 +242,7 @@ class ModelBasedAgent:
         return parts
 
 
-def timed(fn: Callable[[], dict[str, float]]) -> tuple[dict[str, float], float]:
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
