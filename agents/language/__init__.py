@@ -8,7 +8,7 @@
 """
 
 from agents.language.decoding import ExactMatchEvaluator, exact_match, greedy_decode, normalize_answer
-from agents.language.model import TinyCausalLM, causal_lm_loss
+from agents.language.model import TinyCausalLM, causal_lm_loss, sequence_loss
 from agents.language.pretrained import PretrainedCausalLM, PretrainedTokenizer, load_pretrained_lm
 from agents.language.tokenizer import WordLevelTokenizer
 from agents.language.training import TrainStats, train_causal_lm
@@ -16,4 +16,4 @@ from agents.perception.text import TextConfig
 
 __all__ = ["ExactMatchEvaluator", "PretrainedCausalLM", "PretrainedTokenizer", "TextConfig", "TinyCausalLM",
            "TrainStats", "WordLevelTokenizer", "causal_lm_loss", "exact_match", "greedy_decode",
-           "load_pretrained_lm", "normalize_answer", "train_causal_lm"]
+           "load_pretrained_lm", "normalize_answer", "sequence_loss", "train_causal_lm"]

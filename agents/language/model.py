@@ -27,10 +27,25 @@ class TinyCausalLM(nn.Module):
         self.cfg = cfg = dataclasses.replace(cfg, causal=True)
         self.encoder = TextEncoder(cfg)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Next-token logits (B, T, V) for right-padded ids (B, T)."""
+    def forward(self, ids: torch.Tensor, at: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token logits (B, T, V) for right-padded ids (B, T).
+
+        With a bool mask ``at`` (B, T): only the logits at its True positions, (n, V) in row-major order — the
+        same numbers, without the tied head's cost (n × width × V) at positions nobody reads.
+        """
         hidden = self.encoder(ids).tokens
+        if at is not None:
+            hidden = hidden[at]
         return hidden @ self.encoder.embed.weight.T
+
+
+def target_mask(ids: torch.Tensor, lengths: torch.Tensor, loss_from: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, T − 1) bool: the next-token targets t = 1..T−1 the loss counts, t ≤ L_i and t ≥ loss_from_i."""
+    positions = torch.arange(1, ids.shape[1], device=ids.device)[None, :]
+    keep = positions <= lengths[:, None]
+    if loss_from is not None:
+        keep &= positions >= loss_from[:, None]
+    return keep
 
 
 def causal_lm_loss(logits: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor,
@@ -41,9 +56,16 @@ def causal_lm_loss(logits: torch.Tensor, ids: torch.Tensor, lengths: torch.Tenso
     loss also covers padding). ``loss_from`` = None: every token from t = 1, questions included, as in the
     reference (labels = input_ids); ``loss_from_i = L_i − 1``: only the answer (last word) and the end marker.
     """
-    targets = ids[:, 1:]
-    positions = torch.arange(1, ids.shape[1], device=ids.device)[None, :]
-    keep = positions <= lengths[:, None]
-    if loss_from is not None:
-        keep &= positions >= loss_from[:, None]
-    return F.cross_entropy(logits[:, :-1][keep], targets[keep])
+    keep = target_mask(ids, lengths, loss_from)
+    return F.cross_entropy(logits[:, :-1][keep], ids[:, 1:][keep])
+
+
+def sequence_loss(model: nn.Module, ids: torch.Tensor, lengths: torch.Tensor,
+                  loss_from: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`causal_lm_loss` of ``model`` on ``ids``. A :class:`TinyCausalLM` computes its head only at the
+    positions whose prediction is counted (the logit at position t − 1 predicts target t); any other model
+    (e.g. a pretrained adapter) gives full logits."""
+    keep = target_mask(ids, lengths, loss_from)
+    if not isinstance(model, TinyCausalLM):
+        return F.cross_entropy(model(ids)[:, :-1][keep], ids[:, 1:][keep])
+    return F.cross_entropy(model(ids, at=F.pad(keep, (0, 1), value=False)), ids[:, 1:][keep])

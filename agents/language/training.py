@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from agents.language.model import causal_lm_loss
+from agents.language.model import sequence_loss
 
 
 @dataclass
@@ -38,7 +38,7 @@ def train_causal_lm(model: torch.nn.Module, ids: torch.Tensor, lengths: torch.Te
 
     Each epoch visits the N sequences once in a fresh random order (`generator`), in minibatches of
     `batch_size` (≥ N: full batch, one step per epoch). `loss_from` (N,): first target position counted per
-    row (see :func:`causal_lm_loss`; None: all tokens). `on_epoch(epoch, mean_loss)` is called after each epoch.
+    row (see :func:`~agents.language.model.causal_lm_loss`; None: all tokens). `on_epoch(epoch, mean_loss)` is called after each epoch.
     """
     if epochs < 1 or batch_size < 1 or len(ids) == 0:
         raise ValueError("need epochs >= 1, batch_size >= 1 and at least one sequence")
@@ -61,7 +61,7 @@ def train_causal_lm(model: torch.nn.Module, ids: torch.Tensor, lengths: torch.Te
             batch, batch_lengths = ids[rows], lengths[rows]
             width = min(int(batch_lengths.max()) + 1, ids.shape[1])  # trim the block to the batch's longest row
             first = None if loss_from is None else loss_from[rows]
-            loss = causal_lm_loss(model(batch[:, :width]), batch[:, :width], batch_lengths, first)
+            loss = sequence_loss(model, batch[:, :width], batch_lengths, first)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

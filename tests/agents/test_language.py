@@ -19,6 +19,7 @@ from agents.language import (
     greedy_decode,
     load_pretrained_lm,
     normalize_answer,
+    sequence_loss,
     train_causal_lm,
 )
 
@@ -102,6 +103,26 @@ def test_causal_lm_loss_matches_hand_selected_targets() -> None:
     answers_only = torch.stack([F.cross_entropy(logits[r, t], torch.tensor(y)) for r, t, y in
                                 [(0, 1, 8), (0, 2, 0), (1, 3, 9)]]).mean()
     assert torch.allclose(causal_lm_loss(logits, ids, lengths, loss_from=lengths - 1), answers_only)
+
+
+@pytest.mark.parametrize("answers_only", [False, True])
+def test_sequence_loss_computes_the_head_only_where_counted_with_the_same_loss_and_gradients(answers_only) -> None:
+    """The masked-head path against the full-logits loss (and BigramModel, which takes no mask, falls back)."""
+    torch.manual_seed(2)
+    model = TinyCausalLM(TextConfig(vocab_size=10, max_len=6, width=16, depth=2, heads=2))
+    ids = torch.tensor([[6, 3, 8, 0, 0, 0], [7, 2, 4, 5, 9, 0], [6, 2, 9, 4, 3, 8]])
+    lengths = torch.tensor([3, 5, 6])
+    loss_from = lengths - 1 if answers_only else None
+    full = causal_lm_loss(model(ids), ids, lengths, loss_from)
+    full_grads = torch.autograd.grad(full, list(model.parameters()))
+    masked = sequence_loss(model, ids, lengths, loss_from)
+    masked_grads = torch.autograd.grad(masked, list(model.parameters()))
+    assert torch.allclose(masked, full, atol=1e-6, rtol=0)
+    for a, b in zip(masked_grads, full_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+    bigram = BigramModel({6: 3, 3: 8, 7: 2}, 10)
+    assert torch.equal(sequence_loss(bigram, ids, lengths, loss_from), causal_lm_loss(bigram(ids), ids, lengths,
+                                                                                     loss_from))
 
 
 def test_trainer_memorises_definitions_and_batch_size_sets_steps() -> None:
