@@ -6,6 +6,13 @@ Per game × replicate seed × method: train for ``epochs × steps_per_epoch`` re
 the final evaluation is the score. A uniform-random policy gives the chance level. Atari games also get
 human-normalised scores (mean / median / IQM / optimality gap with stratified-bootstrap CIs, superhuman count).
 
+Every (game, replicate, method) run is one :class:`Job` for the project's executors (``executor=process`` with
+``workers=2`` by default; ``smoke`` and ``paper`` run serially). A job seeds everything from its own seed and runs
+on ``torch_threads`` threads, so results do not depend on the executor or the job order; each finished job goes
+into the run's checkpoint at once, and ``--resume`` reruns only the unfinished ones. With ``checkpoint_every`` > 0
+a model-based job also checkpoints itself to its own file (``partial_<game>_<rep>_<method>.pt``) and a resumed job
+continues from it, whichever executor runs it.
+
 Claim under test (Agarwal et al., ICML 2024, at small scale): the token policy learns at least as well as
 decode-then-convolve at equal env steps while skipping frame decoding, and both beat PPO/DQN at this budget;
 removing positional encodings or masking 50 % of the observation tokens hurts (``ablations`` preset).
@@ -367,6 +374,10 @@ SMALL_AGENT = {"tokenizer": {"channels": 8, "codebook_size": 32, "embed_dim": 8,
 PRESETS = {
     "smoke": {"games": ["breakout"], "n_seeds": 2, "epochs": 3, "steps_per_epoch": 32, "n_envs": 2, "eval_every": 3,
               "eval_episodes": 2, "eval_max_steps": 30, "executor": "serial", **SMALL_AGENT},
+    # the defaults: MinAtar breakout + space_invaders, 3 seeds, 8 epochs × 400 steps; 30 jobs on 2 process workers.
+    # One job alone on 1 thread (CPU s, breakout / space_invaders): dart 59 / 65, iris 76 / 86, ppo 12 / 15,
+    # dqn 22 / 24, random 0.1 / 0.5 → 1,080 CPU s in all, ≈ 9 min on 2 workers (world-model and actor-critic
+    # updates per epoch cut from 30 and 20 to 20 and 10 to fit the 15-minute budget; docs/atari_tokens.md)
     "cpu": {},
     "ablations": {"games": ["breakout"], "methods": ["dart", "dart_no_pos", "dart_mask50", "random"]},
     "paper": {"games": list(ATARI_100K_GAMES), "n_seeds": 5, "epochs": 500, "steps_per_epoch": 200, "n_envs": 1,

@@ -60,7 +60,7 @@ class WorldModelTrain:
     weight_decay: float = param(0.01, ge=0, le=1)
     batch: int = param(16, ge=1, le=4096)
     seq_len: int = param(8, ge=2, le=1000)  # steps per training segment (IRIS 20)
-    steps: int = param(30, ge=0, le=100_000)
+    steps: int = param(20, ge=0, le=100_000)  # updates per epoch (IRIS 200)
     start_epoch: int = param(2, ge=1, le=100_000)  # IRIS: after epoch 25
 
 
@@ -79,7 +79,7 @@ class PolicyTrain:
     lam: float = param(0.95, ge=0, le=1)
     entropy_weight: float = param(0.001, ge=0, le=10)
     epsilon: float = param(0.01, ge=0, le=1)  # random actions while collecting
-    steps: int = param(20, ge=0, le=100_000)
+    steps: int = param(10, ge=0, le=100_000)  # updates per epoch (IRIS 200)
     start_epoch: int = param(3, ge=1, le=100_000)  # IRIS: after epoch 50
 
 

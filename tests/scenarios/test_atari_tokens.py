@@ -1,26 +1,44 @@
-"""The ``atari_tokens`` scenario: one smoke run end to end, bad input, checkpoint from another config, paper sizes."""
+"""The ``atari_tokens`` scenario: one smoke run end to end, executors and resume, a job's own checkpoint, bad input,
+checkpoint from another config, paper sizes."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+from scenarios.atari import atari_tokens as at
 from scenarios.atari.atari_tokens import PRESETS, AtariTokensConfig, Checkpoints, suite_of
 from scenarios.atari.model_based import build_parts
 from scenarios.config import build_config
 from scenarios.errors import UsageError
+from scenarios.executors import map_jobs
 from scenarios.registry import get_scenario
-from scenarios.rundir import RunContext
 from scenarios.run import execute
+from scenarios.rundir import RunContext
+
+NAME = "atari_tokens"
 
 
-def test_smoke_run_writes_table_figures_and_per_seed_rows(tmp_path) -> None:
-    summary = execute("atari_tokens", preset="smoke", runs_root=tmp_path, show_progress=False)
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
+    """The smoke preset through the serial and the process executor: (summary, run directory) per executor."""
+    root = tmp_path_factory.mktemp("atari_smoke")
+    out = {}
+    for executor in ("serial", "process"):
+        summary = execute(NAME, preset="smoke", overrides=[f"executor={executor}"], runs_root=root / executor,
+                          show_progress=False)
+        out[executor] = summary, next((root / executor / NAME).iterdir())
+    return out
+
+
+def test_smoke_run_writes_table_figures_and_per_seed_rows(smoke_runs) -> None:
+    summary, run_dir = smoke_runs["serial"]
     assert summary["status"] == "complete"
-    run_dir = next((tmp_path / "atari_tokens").iterdir())
     rows = pd.read_csv(run_dir / "results.csv")
     methods = PRESETS["smoke"].get("methods", AtariTokensConfig().methods)
     assert len(rows) == 2 * len(methods) and set(rows["method"]) == set(methods)  # one row per method × seed
@@ -33,7 +51,8 @@ def test_smoke_run_writes_table_figures_and_per_seed_rows(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("override", ["game=NotAGame", "games=[breakout,pongg]", "n_seeds=1", "methods=[dart,sac]",
-                                      "world_model.heads=3", "policy.lam=1.5", "epochs=0"])
+                                      "world_model.heads=3", "policy.lam=1.5", "epochs=0", "executor=slurm",
+                                      "workers=0"])
 def test_bad_config_is_a_usage_error(override) -> None:
     with pytest.raises(UsageError):
         build_config(get_scenario("atari_tokens"), "smoke", [override])
@@ -46,10 +65,50 @@ def test_unknown_game_message_lists_valid_names() -> None:
     assert build_config(get_scenario("atari_tokens"), "smoke", ["game=Pong"]).game_list() == ["Pong"]
 
 
+def test_executors_agree_and_a_killed_run_resumes_from_its_finished_jobs(smoke_runs) -> None:
+    (serial, serial_dir), (process, process_dir) = smoke_runs["serial"], smoke_runs["process"]
+    assert process["status"] == "complete"
+    assert serial["metrics"] == process["metrics"]  # every job seeds itself: not by executor or order
+    frames = {d: pd.read_csv(d / "results.csv") for d in (serial_dir, process_dir)}
+    pd.testing.assert_frame_equal(frames[serial_dir].drop(columns="train_s"),
+                                  frames[process_dir].drop(columns="train_s"))
+    pd.testing.assert_frame_equal(pd.read_csv(serial_dir / "curves.csv"), pd.read_csv(process_dir / "curves.csv"))
+
+    # a run killed after replicate 0's jobs (and before any record reached metrics.jsonl): drop replicate 1 from its
+    # checkpoint and resume; metrics.jsonl then holds the records of the jobs that ran again, and only those
+    state = torch.load(serial_dir / "checkpoint.pt", weights_only=True)["state"]
+    state["rows"] = [r for r in state["rows"] if r["seed"] == 0]
+    state["curves"] = [c for c in state["curves"] if c["seed"] == 0]
+    torch.save({"state": state, "metric_lines": 0}, serial_dir / "checkpoint.pt")
+    cfg = build_config(get_scenario(NAME), "smoke")
+    ctx = RunContext(NAME, "smoke", 0, "cpu", serial_dir, show_progress=False, resumed=True)
+    try:
+        result = at.run(cfg, ctx)
+    finally:
+        ctx.close()
+    records = [json.loads(line) for line in (serial_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["game"], r["seed"], r["method"]) for r in records if r["phase"] == "result"] == \
+        [("breakout", 1, m) for m in cfg.methods]
+    assert result.metrics == serial["metrics"]
+    pd.testing.assert_frame_equal(pd.read_csv(serial_dir / "results.csv").drop(columns="train_s"),
+                                  frames[process_dir].drop(columns="train_s"))
+
+
+def test_a_model_based_job_resumes_from_its_own_checkpoint_in_a_worker(tmp_path) -> None:
+    cfg = build_config(get_scenario(NAME), "smoke", ["checkpoint_every=1"])
+    job = at.Job(cfg, "breakout", 0, "dart", 123, "cpu", str(tmp_path / "partial.pt"))
+    whole = at.run_job(job)  # leaves its epoch-2 checkpoint behind (the run's record() deletes it)
+    assert torch.load(job.partial_path, weights_only=True)["epoch"] == 2
+    (resumed,) = map_jobs(at.run_job, [job], "process", show_progress=False)  # continues at epoch 3
+    epochs = [r["epoch"] for r in resumed["log"] if r["phase"] == "train"]
+    assert epochs == [1, 2, 3] and json.dumps(resumed["log"][:2]) == json.dumps(whole["log"][:2])
+    assert [c["env_steps"] for c in resumed["curve"]] == [c["env_steps"] for c in whole["curve"]] == [96]
+
+
 def test_checkpoint_from_another_config_is_refused(tmp_path) -> None:
     cfg = build_config(get_scenario("atari_tokens"), "smoke")
     ctx = RunContext("atari_tokens", "smoke", 0, "cpu", tmp_path, show_progress=False)
-    Checkpoints(cfg, ctx).checkpoint(None)
+    Checkpoints(cfg, ctx)  # a fresh run writes its checkpoint (the config's fingerprint) at once
     before = (tmp_path / "checkpoint.pt").read_bytes()
     other = build_config(get_scenario("atari_tokens"), "smoke", ["epochs=4"])
     resumed = RunContext("atari_tokens", "smoke", 0, "cpu", tmp_path, show_progress=False, resumed=True)
