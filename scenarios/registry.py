@@ -39,6 +39,7 @@ SCENARIO_MODULES: dict[str, str] = {
     "neural_processes": "scenarios.meta.neural_processes",
     "atari_tokens": "scenarios.atari.atari_tokens",
     "meta_ocl": "scenarios.language.meta_ocl",
+    "meta_ocl_vision": "scenarios.language.meta_ocl_vision",
 }
 
 

@@ -14,8 +14,10 @@ from scenarios.plotting import save
 from scenarios.stats import mean_ci
 
 
-def em_by_subset(df: pd.DataFrame, path: Path, title: str) -> Path:
-    """One panel per stage: EM per subset (mean over stage-2 seeds per seed), chance 0.5 dashed."""
+def em_by_subset(df: pd.DataFrame, path: Path, title: str, lines: dict[str, float] | None = None,
+                 ylabel: str = "exact match (held-out QA)") -> Path:
+    """One panel per stage: EM per subset (mean over stage-2 seeds per seed); `lines` (label → level, default
+    chance 0.5) dashed."""
     per_seed = df.groupby(["stage", "subset", "seed"], as_index=False)["em"].mean()
     stages = sorted(per_seed["stage"].unique())
     fig, axes = plt.subplots(1, len(stages), figsize=(5.6 * len(stages), 4.2), squeeze=False, sharey=True)
@@ -28,11 +30,12 @@ def em_by_subset(df: pd.DataFrame, path: Path, title: str) -> Path:
             mean, half = mean_ci(values)
             ax.bar(i, mean, yerr=half, capsize=3, color=f"C{SUBSETS.index(name)}", alpha=0.75)
             ax.plot(i + rng.uniform(-0.2, 0.2, len(values)), values, "k.", ms=3)
-        ax.axhline(0.5, ls="--", color="grey", lw=1, label="chance")
+        for k, (label, level) in enumerate((lines or {"chance": 0.5}).items()):
+            ax.axhline(level, ls="--" if k == 0 else ":", color="grey", lw=1, label=label)
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_title(f"after stage {stage}")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("exact match (held-out QA)")
+    axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize="small")
     fig.suptitle(title)
     return save(fig, path)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 from agents.language import (
     ExactMatchEvaluator,
@@ -34,20 +33,34 @@ from agents.language import (
     load_pretrained_lm,
     train_causal_lm,
 )
-from envs.tasks.curriculum import subset_fractions
 from envs.tasks.qa_env import SetInclusionQAEnv
 from envs.tasks.set_inclusion import VAR_TOKENS, make_set_inclusion
-from scenarios.claims import Better, Claim
-from scenarios.executors import EXECUTORS, map_jobs
+from scenarios.claims import Claim
 from scenarios.language.figures import em_by_subset, gap_by_cell
+from scenarios.language.protocol import (  # noqa: F401  (gap_rows, paired_tests: this module's public helpers too)
+    RULES,
+    Job,
+    SubsetFractions,
+    SweepFields,
+    common_checks,
+    em_table,
+    gap_rows,
+    gap_summary,
+    jobs_of,
+    outcome_metrics,
+    paired_tests,
+    raise_failed,
+    run_jobs,
+    with_primary,
+)
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
-from scenarios.stats import ci_table, markdown_table, mean_ci
+from scenarios.stats import markdown_table
 from scenarios.validation import param
 
 
 @dataclass
-class DataConfig:
+class DataConfig(SubsetFractions):  # + tag1, tag2, q, d1, d2, d3 (fractions of the variables per subset)
     num_x: int = param(500, ge=20, le=10_000_000)  # variables (hidden numbers); the reference uses 8000
     n_nums: int = param(4, ge=1, le=1000)  # numbers listed per question (reference 8)
     n_intersection: int = param(1, ge=1, le=1000)  # |I|: 1 = the training QA pins x
@@ -55,12 +68,6 @@ class DataConfig:
     max_x: int = param(99, ge=3, le=100_000)  # x ∈ {0, …, max_x − 1}
     p_flip: float = param(0.0, ge=0, le=1)  # train-true labels flipped to false
     var_tokens: str = param("word", choices=VAR_TOKENS)  # one word per variable | its 3 letters
-    tag1: float = param(0.3, ge=0, le=1)  # fraction of entities with QA + a tag-1 definition (split by α)
-    tag2: float = param(0.3, ge=0, le=1)  # … with QA + a tag-2 definition
-    q: float = param(0.1, ge=0, le=1)  # … with QA only
-    d1: float = param(0.1, ge=0, le=1)  # … with a stage-2 tag-1 definition only
-    d2: float = param(0.1, ge=0, le=1)
-    d3: float = param(0.1, ge=0, le=1)
 
 
 @dataclass
@@ -82,54 +89,26 @@ class TrainConfig:
 
 
 @dataclass
-class MetaOCLConfig:
+class MetaOCLConfig(SweepFields):  # + alphas, batch_sizes, n_seeds, n_stage2_seeds, executor, workers, torch_threads
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    alphas: list[float] = param([1.0], ge=0, le=1, nonempty=True)  # the first is the pre-registered cell
-    batch_sizes: list[int] = param([64], ge=1, le=1_000_000_000, nonempty=True)  # ≥ #sequences: full batch
-    n_seeds: int = param(10, ge=1, le=10_000)  # stage-1 seeds (pre-registration: ≥ 10)
-    n_stage2_seeds: int = param(1, ge=1, le=1000)
     max_new_tokens: int = param(2, ge=1, le=64)  # greedy answer tokens (answer + end marker)
-    executor: str = param("process", choices=EXECUTORS)  # serial | process | ray
-    workers: int = param(2, ge=1, le=4096)  # process executor: parallel jobs
-    torch_threads: int = param(1, ge=0, le=1024)  # per job on CPU (0: leave torch's setting)
     env_check: bool = True  # answer seed 0's d1consis questions through recast/SetInclusionQA-v0 too
 
     def validate(self) -> None:
         d = self.data
-        total = d.tag1 + d.tag2 + d.q + d.d1 + d.d2 + d.d3
-        checks = [
-            (abs(total - 1.0) < 1e-6, f"data fractions tag1+tag2+q+d1+d2+d3 must sum to 1, got {total:g}"),
-            (d.d1 > 0 and d.d2 > 0, "data.d1 and data.d2 must be > 0 (the gap compares them)"),
+        raise_failed([
+            *common_checks(self),
             (d.n_questions % 4 == 0, f"data.n_questions must be a multiple of 4, got {d.n_questions}"),
             (d.n_intersection <= d.n_nums < d.max_x, "need data.n_intersection <= data.n_nums < data.max_x"),
             (d.var_tokens == "letters" or d.num_x <= 26 ** 3, "data.num_x > 26³ needs distinct 3-letter names"),
-            (self.model.width % self.model.heads == 0, "model.width must be divisible by model.heads"),
-            (self.n_seeds >= 2, f"n_seeds must be >= 2 for a confidence interval, got {self.n_seeds}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One stage-1 seed of one (α, batch size) cell: picklable, run by any executor."""
-
-    cfg: MetaOCLConfig
-    alpha: float
-    batch_size: int
-    seed_index: int
-    seed: int
-    stage2_seeds: tuple[int, ...]
-    device: str
-    env_check: bool
+        ])
 
 
 def _curriculum(cfg: MetaOCLConfig, alpha: float, seed: int, stage2_seed: int):
     d = cfg.data
-    fractions = subset_fractions(alpha, d.tag1, d.tag2, d.q, d.d1, d.d2, d.d3)
+    fractions = d.fractions(alpha)
     return make_set_inclusion(num_x=d.num_x, seed=seed, stage2_seed=stage2_seed, n_nums=d.n_nums,
                               n_intersection=d.n_intersection, n_questions=d.n_questions, max_x=d.max_x,
                               p_flip=d.p_flip, var_tokens=d.var_tokens, fractions=fractions)
@@ -209,41 +188,17 @@ def run_job(job: Job) -> dict:
     return {"rows": rows, "training": training, "log": log, "env_em_d1consis": env_em}
 
 
-def _jobs(cfg: MetaOCLConfig, ctx: RunContext) -> list[Job]:
-    seeds = ctx.seeds.replicates(cfg.n_seeds)
-    stage2 = tuple(ctx.seeds.replicates(cfg.n_stage2_seeds, "stage2"))
-    return [Job(cfg, float(a), int(b), i, s, stage2, ctx.device, cfg.env_check and i == 0)
-            for a in cfg.alphas for b in cfg.batch_sizes for i, s in enumerate(seeds)]
-
-
 def run(cfg: MetaOCLConfig, ctx: RunContext) -> ScenarioResult:
-    jobs = _jobs(cfg, ctx)
-    saved = ctx.load_checkpoint() or {}
-    done: dict[int, dict] = {int(k): v for k, v in saved.get("done", {}).items()}
-
-    def record(position: int, result: dict) -> None:
-        index = todo[position]
-        done[index] = result
-        for entry in result["log"]:
-            ctx.log({"phase": "train", **entry})
-        ctx.save_checkpoint({"done": {str(k): {kk: vv for kk, vv in v.items() if kk != "log"}
-                                      for k, v in done.items()}})
-
-    todo = [i for i in range(len(jobs)) if i not in done]
-    map_jobs(run_job, [jobs[i] for i in todo], cfg.executor, max_workers=cfg.workers,
-             show_progress=ctx.show_progress, on_result=record)
-    results = [done[i] for i in range(len(jobs))]
-    primary = (float(cfg.alphas[0]), int(cfg.batch_sizes[0]))
-    df = pd.DataFrame([r for res in results for r in res["rows"]])
-    df["primary"] = [(a, b) == primary for a, b in zip(df["alpha"], df["batch_size"])]
+    results = run_jobs(cfg, ctx, jobs_of(cfg, ctx, cfg.env_check), run_job)
+    primary = cfg.primary
+    df = with_primary(pd.DataFrame([r for res in results for r in res["rows"]]), primary)
     df.to_csv(ctx.path("results.csv"), index=False)
     training = pd.DataFrame([t for res in results for t in res["training"]])
     training.to_csv(ctx.path("training.csv"), index=False)
     gaps = gap_rows(df)
     gaps.to_csv(ctx.path("gaps.csv"), index=False)
 
-    em_table = ci_table(df.groupby(["alpha", "batch_size", "stage", "subset", "seed"], as_index=False, sort=False)
-                        ["em"].mean(), ["alpha", "batch_size", "stage", "subset"], ["em"], digits=3)
+    ems = em_table(df)
     gap_table = gap_summary(gaps)
     speed = training[training["stage"] == 1]
     env_em = [r["env_em_d1consis"] for r in results if math.isfinite(r["env_em_d1consis"])]
@@ -253,57 +208,18 @@ def run(cfg: MetaOCLConfig, ctx: RunContext) -> ScenarioResult:
             f"paired t-test (gap > 0) and Wilcoxon signed-rank. Stage-1 training speed: "
             f"{speed['tokens_per_s'].mean():,.0f} tokens/s per job ({cfg.torch_threads} torch thread(s), "
             f"device {ctx.device}).\n")
-    ctx.path("table.md").write_text("## EM per subset\n\n" + markdown_table(em_table) + "\n\n## d1 − d2 gap\n\n"
+    ctx.path("table.md").write_text("## EM per subset\n\n" + markdown_table(ems) + "\n\n## d1 − d2 gap\n\n"
                                     + markdown_table(gap_table) + "\n" + note)
     em_by_subset(df[df["primary"]], ctx.path("em_by_subset.png"),
                  title=f"EM per subset, α = {primary[0]:g}, batch {primary[1]} (mean ± 95% CI)")
     gap_by_cell(gaps, ctx.path("gap.png"))
     metrics = _metrics(df, gaps, speed, env_em, primary)
-    return ScenarioResult(metrics=metrics, table=em_table + gap_table)
-
-
-def gap_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and stage-1 seed, after stage 2: EM(d1), EM(d2), EM(d3) (mean over stage-2 seeds) and d1 − d2."""
-    stage2 = df[df["stage"] == 2].pivot_table(index=["alpha", "batch_size", "seed"], columns="subset", values="em",
-                                              aggfunc="mean").reset_index()
-    stage2["gap"] = stage2["d1consis"] - stage2["d2consis"]
-    return stage2
-
-
-def paired_tests(gap: np.ndarray) -> tuple[float, float]:
-    """One-sided paired t-test p (H₀: mean gap ≤ 0) and two-sided Wilcoxon signed-rank p (nan when undefined)."""
-    gap = gap[np.isfinite(gap)]
-    if len(gap) < 2 or np.all(gap == gap[0]):
-        return math.nan, math.nan
-    t_p = float(stats.ttest_1samp(gap, 0.0, alternative="greater").pvalue)
-    w_p = float(stats.wilcoxon(gap).pvalue) if np.any(gap != 0) else math.nan
-    return t_p, w_p
-
-
-def gap_summary(gaps: pd.DataFrame) -> list[dict]:
-    rows = []
-    for (alpha, batch), cell in gaps.groupby(["alpha", "batch_size"], sort=False):
-        mean, half = mean_ci(cell["gap"])
-        t_p, w_p = paired_tests(cell["gap"].to_numpy(dtype=float))
-        row = {"alpha": alpha, "batch_size": batch, "n": len(cell), "d1 − d2 gap": f"{mean:+.3f} ± {half:.3f}",
-               "p (t, one-sided)": round(t_p, 4), "p (Wilcoxon)": round(w_p, 4)}
-        for k in ("d1consis", "d2consis", "d3consis"):
-            if k in cell:
-                m, h = mean_ci(cell[k])
-                row[f"EM {k}"] = f"{m:.3f} ± {h:.3f}"
-        rows.append(row)
-    return rows
+    return ScenarioResult(metrics=metrics, table=ems + gap_table)
 
 
 def _metrics(df: pd.DataFrame, gaps: pd.DataFrame, speed: pd.DataFrame, env_em: list[float],
              primary: tuple[float, int]) -> dict[str, float]:
-    main = df[df["primary"]].groupby(["stage", "subset"])["em"].mean()
-    metrics = {f"stage{s}_em_{k}": float(v) for (s, k), v in main.items()}
-    for (alpha, batch), cell in gaps.groupby(["alpha", "batch_size"], sort=False):
-        mean, half = mean_ci(cell["gap"])
-        name = "" if (alpha, batch) == primary else f"_alpha{alpha:g}_bs{batch}"
-        metrics[f"gap{name}"], metrics[f"gap_ci95{name}"] = mean, half
-        metrics[f"gap_p_ttest{name}"] = paired_tests(cell["gap"].to_numpy(dtype=float))[0]
+    metrics = outcome_metrics(df, gaps, primary)
     metrics["train_tokens_per_s"] = float(speed["tokens_per_s"].mean())
     if env_em:
         metrics["env_em_d1consis"] = float(np.mean(env_em))
@@ -334,9 +250,7 @@ CLAIM = Claim(
               "more (pre-registered: paired 95 % CI of the gap over stage-1 seeds, primary cell); after stage 1 "
               "EM(qd1consis) > EM(q) > EM(qd2incons)",
     source="Krasheninnikov et al., ICML 2024 (arXiv 2310.15047), set-inclusion task from scratch",
-    rules=(Better("em", "d1consis", "d2consis", key="subset", where=(("primary", True), ("stage", 2))),
-           Better("em", "qd1consis", "q", key="subset", where=(("primary", True), ("stage", 1))),
-           Better("em", "q", "qd2incons", key="subset", where=(("primary", True), ("stage", 1)))),
+    rules=RULES,
     chance={"EM": "0.5 (half of the held-out questions are true)", "d1 − d2 gap": "0"},
 )
 
