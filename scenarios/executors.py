@@ -190,3 +190,27 @@ def _map_ray(fn: Callable[[Any], Any], jobs: Sequence[Any], address: str | None,
     finally:
         if started_here:  # never shut down a cluster the caller started
             ray.shutdown()
+
+
+def map_resumable(fn: Callable[[Any], dict], jobs: Sequence[Any], keys: Sequence[str], ctx: Any, executor: str,
+                  *, max_workers: int | None = None, keep: Callable[[dict], Any] | None = None,
+                  log_fields: dict | None = None) -> list[Any]:
+    """:func:`map_jobs` over a run's jobs, resumable: what each job kept, in job order.
+
+    `fn(job)` returns a dict whose ``log`` list (if any) goes to the run's ``metrics.jsonl`` (each entry after
+    `log_fields`); ``keep(result)`` (default: the result without its log) is stored under the job's key in the
+    run's checkpoint (``ctx``: a :class:`~scenarios.rundir.RunContext`) as soon as the job finishes, so a
+    resumed run (``--resume``) runs only the jobs whose keys are not there yet.
+    """
+    done: dict[str, Any] = dict((ctx.load_checkpoint() or {}).get("done", {}))
+    todo = [i for i, key in enumerate(keys) if key not in done]
+
+    def record(position: int, result: dict) -> None:
+        for entry in result.get("log", ()):
+            ctx.log({**(log_fields or {}), **entry})
+        done[keys[todo[position]]] = keep(result) if keep else {k: v for k, v in result.items() if k != "log"}
+        ctx.save_checkpoint({"done": done})
+
+    map_jobs(fn, [jobs[i] for i in todo], executor, max_workers=max_workers, show_progress=ctx.show_progress,
+             on_result=record)
+    return [done[key] for key in keys]

@@ -37,7 +37,7 @@ from envs.tasks.qa_env import SetInclusionQAEnv
 from envs.tasks.set_inclusion import VAR_TOKENS, make_set_inclusion
 from scenarios.claims import Claim
 from scenarios.language.figures import em_by_subset, gap_by_cell
-from scenarios.language.protocol import (  # noqa: F401  (gap_rows, paired_tests: this module's public helpers too)
+from scenarios.language.protocol import (
     RULES,
     Job,
     SubsetFractions,
@@ -48,7 +48,6 @@ from scenarios.language.protocol import (  # noqa: F401  (gap_rows, paired_tests
     gap_summary,
     jobs_of,
     outcome_metrics,
-    paired_tests,
     raise_failed,
     run_jobs,
     with_primary,

@@ -23,7 +23,7 @@ from scipy import stats
 
 from envs.tasks.curriculum import subset_fractions
 from scenarios.claims import Better
-from scenarios.executors import EXECUTORS, map_jobs
+from scenarios.executors import EXECUTORS, map_resumable
 from scenarios.rundir import RunContext
 from scenarios.stats import ci_table, mean_ci
 from scenarios.validation import param
@@ -103,21 +103,10 @@ def jobs_of(cfg: SweepFields, ctx: RunContext, env_check: bool = False) -> list[
 
 
 def run_jobs(cfg: SweepFields, ctx: RunContext, jobs: list[Job], run_job: Callable[[Job], dict]) -> list[dict]:
-    """Every job's result (a dict with a ``log`` list, logged to metrics.jsonl) in job order, through the executor.
-    Each finished job is checkpointed (without its log), so ``--resume`` runs only the others."""
-    saved = ctx.load_checkpoint() or {}
-    done: dict[int, dict] = {int(k): v for k, v in saved.get("done", {}).items()}
-    todo = [i for i in range(len(jobs)) if i not in done]
-
-    def record(position: int, result: dict) -> None:
-        for entry in result["log"]:
-            ctx.log({"phase": "train", **entry})
-        done[todo[position]] = {k: v for k, v in result.items() if k != "log"}
-        ctx.save_checkpoint({"done": {str(k): v for k, v in done.items()}})
-
-    map_jobs(run_job, [jobs[i] for i in todo], cfg.executor, max_workers=cfg.workers,
-             show_progress=ctx.show_progress, on_result=record)
-    return [done[i] for i in range(len(jobs))]
+    """Every job's result (its ``log`` to metrics.jsonl as training records) in job order, through the executor;
+    each finished job is checkpointed (without its log), so ``--resume`` runs only the others."""
+    return map_resumable(run_job, jobs, [str(i) for i in range(len(jobs))], ctx, cfg.executor,
+                         max_workers=cfg.workers, log_fields={"phase": "train"})
 
 
 def gap_rows(df: pd.DataFrame) -> pd.DataFrame:

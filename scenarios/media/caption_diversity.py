@@ -57,7 +57,7 @@ from envs.media import VOCAB, MediaWorld, ObjectCaptionStream, all_object_querie
 from envs.media.captions import captions, class_prompts, query_tokens
 from envs.media.object_envs import detection_queries
 from scenarios.claims import Better, Claim
-from scenarios.executors import EXECUTORS, map_jobs
+from scenarios.executors import EXECUTORS, map_resumable
 from scenarios.media import evaluation as ev
 from scenarios.media import image_text_pretraining as itp
 from scenarios.media.figures import attention_grid, metric_bars, sweep_panels
@@ -422,22 +422,15 @@ def jobs(cfg: CaptionDiversityConfig, ctx: RunContext) -> list[Job]:
 def run(cfg: CaptionDiversityConfig, ctx: RunContext) -> ScenarioResult:
     """Every job through the executor; each finished job is logged and checkpointed at once (``--resume``)."""
     todo_all = jobs(cfg, ctx)
-    saved = ctx.load_checkpoint() or {}
-    done: dict[str, dict[str, Any]] = dict(saved.get("done", {}))  # job key -> {"row", "attention"}
-    todo = [job for job in todo_all if job.key not in done]
 
-    def record(position: int, result: dict[str, Any]) -> None:
-        for entry in result["log"]:
-            ctx.log(entry)
+    def keep(result: dict[str, Any]) -> dict[str, Any]:
         attention = result["attention"]
-        done[todo[position].key] = {"row": result["row"],
-                                    "attention": None if attention is None else torch.from_numpy(attention)}
-        ctx.save_checkpoint({"done": done})
+        return {"row": result["row"], "attention": None if attention is None else torch.from_numpy(attention)}
 
-    map_jobs(run_job, todo, cfg.executor, max_workers=cfg.workers, show_progress=ctx.show_progress,
-             on_result=record)
-    rows = [done[job.key]["row"] for job in todo_all]
-    attention = next((done[job.key]["attention"] for job in todo_all if job.keep_attention), None)
+    kept = map_resumable(run_job, todo_all, [job.key for job in todo_all], ctx, cfg.executor,
+                         max_workers=cfg.workers, keep=keep)
+    rows = [k["row"] for k in kept]
+    attention = next((k["attention"] for job, k in zip(todo_all, kept) if job.keep_attention), None)
     sets = cached_sets(cfg, MediaWorld(cfg.world.spec()), ctx.seeds.seed("test"))
     return report(cfg, ctx, pd.DataFrame(rows), sets, attention_images(cfg, sets), attention)
 

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios.claims import HOLDS, INCONCLUSIVE, FAILS
+from scenarios.claims import FAILS, HOLDS, INCONCLUSIVE
 from scenarios.config import build_config
 from scenarios.errors import UsageError
-from scenarios.language.meta_ocl import CLAIM, Job, gap_rows, gap_summary, paired_tests, run_job
+from scenarios.language.meta_ocl import CLAIM, Job, run_job
+from scenarios.language.protocol import gap_rows, gap_summary, paired_tests
 from scenarios.registry import get_scenario
 from scenarios.run import execute
 
