@@ -2,7 +2,9 @@
 
 For each task (point arena, four rooms, reacher; Fetch with the robotics extra), dataset kind
 (``expert``: scripted controller + noise; ``random``: uniform actions) and replicate seed, one dataset
-is built and every agent is trained on it (common random numbers). Evaluation rolls out
+is built and every agent is trained on it (common random numbers): one picklable :class:`Job`, mapped
+onto the project's executors (``executor=process workers=2`` by default; each finished job is checkpointed,
+so ``--resume`` reruns only the unfinished ones). Evaluation rolls out
 ``eval_episodes`` episodes of the registered env (its vector entry point) with the deterministic
 policy and reports (spec §5):
 
@@ -24,12 +26,14 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pandas as pd
+import torch
 
 import envs  # noqa: F401  (registers recast/*)
 from agents.policies import AGENTS, LearnerConfig, ReverseConfig, StitchConfig, WGCSLConfig, make_agent
 from envs.goals import build_dataset, load_dataset
-from scenarios.goals.figures import bar_figure, rooms_figure
 from scenarios.claims import Better, Claim
+from scenarios.executors import EXECUTORS, map_resumable
+from scenarios.goals.figures import bar_figure, rooms_figure
 from scenarios.plotting import line_with_ci
 from scenarios.registry import Scenario, ScenarioResult
 from scenarios.rundir import RunContext
@@ -86,6 +90,8 @@ class GoalReachingConfig:
     n_show: int = param(6, ge=0, le=1000)  # four-rooms episodes drawn per agent
     # intra-op threads during the run (small nets: 1 is fastest, and robust to busy cores)
     torch_threads: int = param(1, ge=0, le=1024)
+    executor: str = param("process", choices=EXECUTORS)  # serial | process | ray: one job per task × dataset × seed
+    workers: int = param(2, ge=1, le=4096)  # process executor: parallel jobs
     settings: dict[str, TaskSettings] = field(default_factory=default_tasks)
     data: DataConfig = field(default_factory=DataConfig)
     # cpu-sized learner: 2 × 128, batch 256, lr 1e-3 (spec: 3 × 256, 512, 5e-4 — the paper preset)
@@ -165,48 +171,89 @@ def train_and_evaluate(agent: Any, cfg: GoalReachingConfig, vec_env: Any, select
     return {"last": last, "best": best, "train_s": train_s, "final_loss": float(np.mean(losses[-cfg.eval_every:]))}
 
 
-def run(cfg: GoalReachingConfig, ctx: RunContext) -> ScenarioResult:
-    with torch_threads(cfg.torch_threads):
-        return _run(cfg, ctx)
+@dataclass(frozen=True)
+class Job:
+    """One task × dataset kind × replicate: build its dataset, train and evaluate every agent on it.
+
+    Picklable and self-contained, so any executor runs it; everything random in it derives from its seeds,
+    so its result is the same whatever ran before it or beside it.
+    """
+
+    cfg: GoalReachingConfig
+    task: str
+    kind: str
+    replicate: int
+    seed: int  # the agents' seed (common to every agent of the job)
+    data_seed: int
+    select_seed: int  # evaluation episodes that pick the best checkpoint
+    test_seed: int  # fresh evaluation episodes that report it
+    device: str
+    dataset_path: str | None = None  # save the dataset here and train on the reloaded copy
+    keep_paths: bool = False  # return the first episodes' paths (the four-rooms figure)
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.kind}/{self.replicate}"
 
 
-def _run(cfg: GoalReachingConfig, ctx: RunContext) -> ScenarioResult:
-    seeds = ctx.seeds.replicates(cfg.n_seeds)
-    cells = [(task, kind, r) for task in cfg.tasks for kind in cfg.datasets for r in range(cfg.n_seeds)]
-    rows, sweep, shown = [], [], {}
-    bar = ctx.progress(total=len(cells) * len(cfg.agents), desc="goal_reaching runs")
-    single = {t: gymnasium.make(cfg.settings[t].env_id).unwrapped for t in cfg.tasks}  # builder + reward_fn
-    vec_envs = {t: gymnasium.make_vec(cfg.settings[t].env_id, num_envs=cfg.eval_episodes) for t in cfg.tasks}
-    for task, kind, r in cells:
-        settings, env = cfg.settings[task], single[task]
-        data = build_dataset(env, kind, cfg.data.n_trajectories, EPISODE_STEPS, cfg.data.noise, cfg.data.random_eps,
-                             seed=ctx.seeds.seed(f"data/{task}/{kind}/{r}"), env_id=settings.env_id)
-        if cfg.data.save_first and r == 0:  # exercise the documented file format end to end
-            data = load_dataset(data.save(ctx.path(f"dataset_{task}_{kind}.npz")), env)
+def run_job(job: Job) -> dict[str, Any]:
+    """Every agent on one dataset: table rows, Merlin's test-h sweep rows, episode paths, training log."""
+    cfg, settings, log = job.cfg, job.cfg.settings[job.task], []
+    with torch_threads(cfg.torch_threads if job.device == "cpu" else 0):
+        env = gymnasium.make(settings.env_id).unwrapped  # the dataset builder and reward_fn
+        vec_env = gymnasium.make_vec(settings.env_id, num_envs=cfg.eval_episodes)
+        data = build_dataset(env, job.kind, cfg.data.n_trajectories, EPISODE_STEPS, cfg.data.noise,
+                             cfg.data.random_eps, seed=job.data_seed, env_id=settings.env_id)
+        if job.dataset_path is not None:  # exercise the documented file format end to end
+            data = load_dataset(data.save(job.dataset_path), env)
         data_success = float(data.final_success(env.distance_threshold).mean())
-        p_her = settings.p_her_expert if kind == "expert" else settings.p_her_random
+        p_her = settings.p_her_expert if job.kind == "expert" else settings.p_her_random
         learner = replace(cfg.learner, p_her=p_her, test_horizon=settings.test_horizon)
         wgcsl = replace(cfg.wgcsl, target_every=settings.wgcsl_target_every)
-        select_seed, test_seed = ctx.seeds.seed(f"eval/select/{task}/{r}"), ctx.seeds.seed(f"eval/test/{task}/{r}")
+        rows, sweep, shown = [], [], {}
         for name in cfg.agents:
             agent = make_agent(name, data, learner, stitch=cfg.stitch, wgcsl=wgcsl, reverse=cfg.reverse,
-                               reward_fn=env.compute_reward, seed=seeds[r], device=ctx.device)
-            key = {"task": task, "dataset": kind, "agent": name, "seed": r}
-            out = train_and_evaluate(agent, cfg, vec_envs[task], select_seed, test_seed,
-                                     lambda rec, key=key: ctx.log({**key, **rec}))
+                               reward_fn=env.compute_reward, seed=job.seed, device=job.device)
+            key = {"task": job.task, "dataset": job.kind, "agent": name, "seed": job.replicate}
+            out = train_and_evaluate(agent, cfg, vec_env, job.select_seed, job.test_seed,
+                                     lambda rec, key=key: log.append({**key, **rec}))
             rows.append({**key, "success": out["last"]["success"], "return": out["last"]["return"],
                          "best_success": out["best"]["success"], "best_return": out["best"]["return"],
                          "final_loss": out["final_loss"], "data_success": data_success,
                          "jump_rate": getattr(agent, "jump_rate", np.nan),
                          "kept_rate": getattr(agent, "kept_rate", np.nan), "train_s": out["train_s"]})
-            if task == "point_rooms" and r == 0:
-                shown[(kind, name)] = {k: out["last"][k][: cfg.n_show] for k in ("path", "goal", "episode_success")}
+            if job.keep_paths:
+                shown[name] = {k: torch.from_numpy(np.ascontiguousarray(out["last"][k][: cfg.n_show]))
+                               for k in ("path", "goal", "episode_success")}
             if name == "merlin":  # Merlin's test-time horizon, evaluation only
                 for h in cfg.test_horizons:
-                    sweep.append({**key, "task/dataset": f"{task}/{kind}", "test_horizon": h,
-                                  **evaluate(agent, vec_envs[task], test_seed, cfg.gamma, horizon=h)})
-            bar.update()
-    bar.close()
+                    ev = evaluate(agent, vec_env, job.test_seed, cfg.gamma, horizon=h)
+                    sweep.append({**key, "task/dataset": f"{job.task}/{job.kind}", "test_horizon": h, **ev})
+        vec_env.close()
+    return {"rows": rows, "sweep": sweep, "shown": shown, "log": log}
+
+
+def jobs(cfg: GoalReachingConfig, ctx: RunContext) -> list[Job]:
+    """Per task, dataset kind and replicate: one job (seeds named as before, so runs match the serial loop)."""
+    seeds, out = ctx.seeds.replicates(cfg.n_seeds), []
+    for task in cfg.tasks:
+        for kind in cfg.datasets:
+            for r in range(cfg.n_seeds):
+                path = str(ctx.path(f"dataset_{task}_{kind}.npz")) if cfg.data.save_first and r == 0 else None
+                out.append(Job(cfg, task, kind, r, seeds[r], ctx.seeds.seed(f"data/{task}/{kind}/{r}"),
+                               ctx.seeds.seed(f"eval/select/{task}/{r}"), ctx.seeds.seed(f"eval/test/{task}/{r}"),
+                               ctx.device, path, keep_paths=task == "point_rooms" and r == 0))
+    return out
+
+
+def run(cfg: GoalReachingConfig, ctx: RunContext) -> ScenarioResult:
+    """Every job through the executor; each finished job is logged and checkpointed at once (``--resume``)."""
+    todo = jobs(cfg, ctx)
+    kept = map_resumable(run_job, todo, [job.key for job in todo], ctx, cfg.executor, max_workers=cfg.workers)
+    rows = [row for k in kept for row in k["rows"]]
+    sweep = [row for k in kept for row in k["sweep"]]
+    shown = {(job.kind, name): {key: v.numpy() for key, v in paths.items()}
+             for job, k in zip(todo, kept) for name, paths in k["shown"].items()}
     return report(cfg, ctx, pd.DataFrame(rows), pd.DataFrame(sweep), shown)
 
 
@@ -310,7 +357,7 @@ def claim_rows(frame: pd.DataFrame, cfg: GoalReachingConfig) -> list[dict[str, A
 
 PRESETS = {
     "smoke": {"tasks": ["point_rooms"], "n_seeds": 2, "updates": 20, "eval_every": 20, "eval_episodes": 8,
-              "test_horizons": [1, 5], "n_show": 3,
+              "test_horizons": [1, 5], "n_show": 3, "executor": "serial",
               "data": {"n_trajectories": 12},
               "learner": {"hidden": [16], "batch_size": 32},
               "stitch": {"encoder_hidden": 16, "encoder_layers": 1, "encoder_steps": 3, "encoder_batch": 16},

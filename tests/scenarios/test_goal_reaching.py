@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
+import torch
 
 from scenarios.config import build_config
 from scenarios.errors import UsageError
+from scenarios.goals import goal_reaching as gr
 from scenarios.registry import get_scenario
 from scenarios.run import execute
+from scenarios.rundir import RunContext
+
+NAME = "goal_reaching"
 
 AGENTS = ("merlin", "merlin_p", "merlin_np", "gcsl", "wgcsl", "gcbc")
 
@@ -39,18 +45,43 @@ def test_smoke_run_writes_table_and_figures(tmp_path) -> None:
     assert {r["agent"] for r in records} == set(AGENTS) and all(math.isfinite(r["policy_loss"]) for r in records)
 
 
-def test_same_seed_same_metrics(tmp_path) -> None:
+def test_executors_agree_and_a_killed_run_resumes_from_its_finished_jobs(tmp_path, monkeypatch) -> None:
     overrides = ["tasks=[point_reach]", "agents=[merlin,wgcsl]", "datasets=[random]", "test_horizons=[1]"]
-    runs = [execute("goal_reaching", preset="smoke", overrides=overrides, runs_root=tmp_path / str(i),
-                    show_progress=False) for i in range(2)]
-    assert runs[0]["metrics"] == runs[1]["metrics"]
+    runs = {ex: execute(NAME, preset="smoke", overrides=[*overrides, f"executor={ex}"], runs_root=tmp_path / ex,
+                        show_progress=False) for ex in ("serial", "process")}
+    assert runs["serial"]["metrics"] == runs["process"]["metrics"]  # seeded per job: not by executor or order
+    frames = {ex: pd.read_csv(next((tmp_path / ex / NAME).iterdir()) / "results.csv") for ex in runs}
+    pd.testing.assert_frame_equal(frames["serial"].drop(columns="train_s"), frames["process"].drop(columns="train_s"))
+
+    # a run killed after its first job: keep only that job in the checkpoint, resume, only the other runs again
+    run_dir = next((tmp_path / "serial" / NAME).iterdir())
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert list(saved["state"]["done"]) == ["point_reach/random/0", "point_reach/random/1"]
+    kept = {"point_reach/random/0": saved["state"]["done"]["point_reach/random/0"]}
+    torch.save({"state": {"done": kept}, "metric_lines": 0}, run_dir / "checkpoint.pt")
+    ran: list[str] = []
+    original = gr.run_job
+
+    def counting(job: gr.Job) -> dict:
+        ran.append(job.key)
+        return original(job)
+
+    monkeypatch.setattr(gr, "run_job", counting)
+    ctx = RunContext(NAME, "smoke", 0, "cpu", run_dir, show_progress=False, resumed=True)
+    try:
+        result = gr.run(build_config(get_scenario(NAME), "smoke", [*overrides, "executor=serial"]), ctx)
+    finally:
+        ctx.close()
+    assert ran == ["point_reach/random/1"]
+    assert result.metrics == runs["serial"]["metrics"]
 
 
 def test_bad_configs_are_usage_errors() -> None:
     scenario = get_scenario("goal_reaching")
     for override, message in (("agents=[merlin,dqn]", "agents"), ("tasks=[maze]", "no settings"),
                               ("n_seeds=1", "n_seeds"), ("learner.p_her=2.0", "p_her"),
-                              ("eval_every=0", "eval_every")):
+                              ("eval_every=0", "eval_every"), ("executor=threads", "executor"),
+                              ("workers=0", "workers")):
         with pytest.raises(UsageError, match=message):
             build_config(scenario, "smoke", [override])
     paper = build_config(scenario, "paper")  # constructed, not run
