@@ -67,7 +67,11 @@ class Trajectory:
 
 def imagine(world_model: GPTWorldModel, policy: torch.nn.Module, start_tokens: torch.Tensor, state,
             horizon: int, generator: torch.Generator | None = None) -> Trajectory:
-    """Roll `policy` out for `horizon` steps in the world model from real tokens (B, K) (policy gradients kept)."""
+    """Roll `policy` out for `horizon` steps in the world model from real tokens (B, K) (policy gradients kept).
+
+    The world model is a frozen simulator here: its outputs are sampled tokens, rewards and dones, through which no
+    gradient flows, so its steps run without autograd (no graph is recorded for them).
+    """
     caches, pending = world_model.new_caches(), start_tokens
     tokens, actions, log_probs, entropies, values, rewards, dones = [start_tokens], [], [], [], [], [], []
     z = start_tokens
@@ -75,12 +79,13 @@ def imagine(world_model: GPTWorldModel, policy: torch.nn.Module, start_tokens: t
         logits, value, state = policy(z, state)
         dist = Categorical(logits=logits)
         action = dist.sample()
-        z, reward, done, pending = world_model.imagine_step(pending, action, caches, generator)
+        with torch.no_grad():
+            z, reward, done, pending = world_model.imagine_step(pending, action, caches, generator)
         for store, item in ((tokens, z), (actions, action), (log_probs, dist.log_prob(action)),
                             (entropies, dist.entropy()), (values, value), (rewards, reward), (dones, done)):
             store.append(item)
     values.append(policy(z, state)[1])
-    stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+    stack = lambda xs: torch.stack(xs, dim=1)
     return Trajectory(stack(tokens), stack(actions), stack(log_probs), stack(entropies), stack(values),
                       stack(rewards), stack(dones))
 
