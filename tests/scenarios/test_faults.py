@@ -35,9 +35,15 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _restore_ctrl_c() -> None:
+    """A shell without job control starts background commands with SIGINT ignored, and children inherit it:
+    give the child Python's default Ctrl-C, whatever ran pytest (e.g. ``nohup .ci/run &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(module: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", module, *args], env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_restore_ctrl_c)
 
 
 def _wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
