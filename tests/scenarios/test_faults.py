@@ -19,11 +19,10 @@ import pytest
 
 from scenarios import registry
 from scenarios.executors import map_jobs
-from scenarios.rundir import read_summary, run_state
 from scenarios.run import execute
 from scenarios.run import main as run_main
-from scenarios.sweep import SweepJob, resume_sweep, run_job, sweep
-from scenarios.sweep import parse_grid
+from scenarios.rundir import read_summary, run_state
+from scenarios.sweep import SweepJob, parse_grid, resume_sweep, run_job, sweep
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,15 +34,16 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _restore_ctrl_c() -> None:
-    """A shell without job control starts background commands with SIGINT ignored, and children inherit it:
-    give the child Python's default Ctrl-C, whatever ran pytest (e.g. ``nohup .ci/run &``)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _spawn(module: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module, *args], env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_restore_ctrl_c)
+    """Start ``python -m module args`` with Ctrl-C live in the child: a shell without job control starts
+    background commands (``nohup .ci/run &``) with SIGINT ignored, and an ignored signal survives exec, whereas a
+    handled one is reset to the default there."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([sys.executable, "-m", module, *args], env=_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
@@ -147,7 +147,7 @@ def test_a_worker_killed_by_the_os_fails_its_cell_and_the_sweep_goes_on(fake_reg
 def test_ctrl_c_on_a_process_sweep_runs_no_queued_job_and_keeps_every_finished_one(tmp_path) -> None:
     child = _spawn("scenarios.sweep", fake.NAME, "--executor", "process", "--grid", "inner.gain=1,2,3,4",
                    "--seeds", "4", "--out", str(tmp_path), "--no-progress", "steps=2", "sleep_s=0.3")
-    results_jsonl = lambda: next(iter(tmp_path.glob(f"sweeps/{fake.NAME}/*/results.jsonl")), None)  # noqa: E731
+    results_jsonl = lambda: next(iter(tmp_path.glob(f"sweeps/{fake.NAME}/*/results.jsonl")), None)
     _wait_for(lambda: (p := results_jsonl()) is not None and len(p.read_text().splitlines()) >= 3, what="3 jobs")
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
