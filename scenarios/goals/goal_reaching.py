@@ -225,10 +225,12 @@ def run_job(job: Job) -> dict[str, Any]:
             if job.keep_paths:
                 shown[name] = {k: torch.from_numpy(np.ascontiguousarray(out["last"][k][: cfg.n_show]))
                                for k in ("path", "goal", "episode_success")}
-            if name == "merlin":  # Merlin's test-time horizon, evaluation only
+            if name == "merlin":  # Merlin's test-time horizon, evaluation only (its trained h: the "last" episodes)
                 for h in cfg.test_horizons:
-                    ev = evaluate(agent, vec_env, job.test_seed, cfg.gamma, horizon=h)
-                    sweep.append({**key, "task/dataset": f"{job.task}/{job.kind}", "test_horizon": h, **ev})
+                    ev = out["last"] if h == settings.test_horizon else \
+                        evaluate(agent, vec_env, job.test_seed, cfg.gamma, horizon=h)
+                    sweep.append({**key, "task/dataset": f"{job.task}/{job.kind}", "test_horizon": h,
+                                  "success": ev["success"], "return": ev["return"]})
         vec_env.close()
     return {"rows": rows, "sweep": sweep, "shown": shown, "log": log}
 
